@@ -1,0 +1,218 @@
+"""Find the clips of a genre corpus, check each one, and split them into train/val/test."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from tqdm import tqdm
+
+from genre_ensemble.audio import AUDIO_EXTENSIONS, AudioError, decode
+from genre_ensemble.genres import GENRES
+
+logger = logging.getLogger(__name__)
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "track",
+    "genre",
+    "path",
+    "status",
+    "reason",
+    "duration",
+    "sample_rate",
+    "channels",
+    "split",
+)
+# GTZAN's own name for a clip: <genre>.000NN.<ext>; the stem is the track's identity.
+TRACK_PATTERN = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
+# Folders a GTZAN copy is found under, in order: the original tarball and the Kaggle copy.
+GENRE_ROOT_CANDIDATES: tuple[str, ...] = (
+    ".",
+    "genres",
+    "genres_original",
+    "Data/genres_original",
+    "gtzan/genres",
+    "GTZAN/genres",
+)
+
+
+class DatasetError(Exception):
+    """The corpus folder cannot be used; the message names the path and the fix."""
+
+
+def find_genre_root(root: str | Path) -> Path:
+    """Return the folder whose sub-folders are the genres.
+
+    Both GTZAN layouts are recognised without being told which: ``genres/<g>/<g>.000NN.au``
+    (the original) and ``genres_original/<g>/<g>.000NN.wav`` (the common Kaggle copy, also under
+    ``Data/``), as well as ``<root>/<g>/...`` directly (the synthetic corpus).
+
+    Raises
+    ------
+    DatasetError
+        If no candidate folder holds any genre folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder; point params.yaml at a genre corpus")
+    for candidate in GENRE_ROOT_CANDIDATES:
+        folder = root / candidate
+        if folder.is_dir() and any((folder / genre).is_dir() for genre in GENRES):
+            return folder.resolve() if candidate != "." else folder
+    raise DatasetError(
+        f"{root}: no genre folders found (looked for {', '.join(GENRES[:3])}, ... directly and "
+        f"under {', '.join(GENRE_ROOT_CANDIDATES[1:])}); point params.yaml at a GTZAN copy"
+    )
+
+
+def list_clips(root: str | Path) -> pd.DataFrame:
+    """List every audio file of a genre corpus.
+
+    Parameters
+    ----------
+    root : str or Path
+        A corpus folder in any layout accepted by :func:`find_genre_root`.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``track`` (file stem, e.g. ``jazz.00054``), ``genre``, ``path``; sorted by
+        genre order then track. Non-audio files (by extension) are ignored.
+
+    Raises
+    ------
+    DatasetError
+        A genre folder is missing or empty, or a folder is named after no GTZAN genre.
+    """
+    genre_root = find_genre_root(root)
+    unknown = sorted(
+        entry.name
+        for entry in genre_root.iterdir()
+        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in GENRES
+    )
+    if unknown:
+        raise DatasetError(
+            f"{genre_root / unknown[0]}: {unknown[0]!r} is not a GTZAN genre "
+            f"({', '.join(GENRES)}); rename or remove that folder"
+        )
+    rows = []
+    for genre in GENRES:
+        folder = genre_root / genre
+        if not folder.is_dir():
+            raise DatasetError(f"{folder}: genre folder missing; every one of the 10 is needed")
+        files = sorted(
+            path
+            for path in folder.iterdir()
+            if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS
+        )
+        if not files:
+            raise DatasetError(f"{folder}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+        rows += [{"track": path.stem, "genre": genre, "path": str(path)} for path in files]
+    return pd.DataFrame(rows, columns=["track", "genre", "path"])
+
+
+@dataclass(frozen=True)
+class ClipCheck:
+    status: str
+    reason: str
+    duration: float
+    sample_rate: int
+    channels: int
+
+
+def check_clip(path: str | Path) -> ClipCheck:
+    """Decode one file fully and report whether the pipeline can use it."""
+    try:
+        signal, sr = decode(path)
+    except AudioError as error:
+        return ClipCheck("skipped", str(error), 0.0, 0, 0)
+    if not np.any(np.abs(signal) > 1e-6):
+        return ClipCheck("skipped", "silent: every sample is zero", signal.size / sr, sr, 1)
+    try:
+        import soundfile
+
+        channels = soundfile.info(str(path)).channels
+    except Exception:  # decoded by the audioread fallback: channel count unknown to libsndfile
+        channels = 0
+    return ClipCheck("ok", "", round(signal.size / sr, 3), sr, channels)
+
+
+def build_manifest(clips: pd.DataFrame, *, progress: bool = True) -> pd.DataFrame:
+    """Check every clip; damaged ones stay in the manifest with ``status='skipped'`` and reason.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``clips`` plus columns status, reason, duration (s), sample_rate (Hz), channels.
+    """
+    checks = []
+    for path in tqdm(clips["path"], desc="check clips", unit="clip", disable=not progress):
+        check = check_clip(path)
+        if check.status != "ok":
+            logger.warning("skipping %s: %s", path, check.reason)
+        checks.append(check.__dict__)
+    return pd.concat([clips.reset_index(drop=True), pd.DataFrame(checks)], axis=1)
+
+
+def stratified_split(
+    manifest: pd.DataFrame, *, test_size: float, val_size: float, seed: int
+) -> pd.Series:
+    """The paper's protocol: a seeded, per-genre split of the usable clips.
+
+    ``test_size`` of all usable clips go to test; ``val_size`` of the rest to validation.
+
+    Returns
+    -------
+    pd.Series of str, aligned with ``manifest``
+        ``train``, ``val`` or ``test`` for usable clips, ``""`` for skipped ones.
+    """
+    usable = manifest.index[manifest["status"] == "ok"]
+    labels = manifest.loc[usable, "genre"]
+    rest, test = train_test_split(usable, test_size=test_size, stratify=labels, random_state=seed)
+    train, val = train_test_split(
+        rest, test_size=val_size, stratify=labels.loc[rest], random_state=seed
+    )
+    split = pd.Series("", index=manifest.index, dtype=object)
+    split.loc[train], split.loc[val], split.loc[test] = "train", "val", "test"
+    return split
+
+
+def read_track_list(path: str | Path) -> list[str]:
+    """Track stems of a split list (``<genre>/<genre>.000NN.au`` per line)."""
+    lines = Path(path).read_text().split()
+    return [Path(line).stem for line in lines if line.strip()]
+
+
+def listed_split(
+    manifest: pd.DataFrame, lists: dict[str, list[str]]
+) -> tuple[pd.Series, list[str]]:
+    """Assign splits from fixed track lists (e.g. the fault-filtered GTZAN partition).
+
+    Tracks are matched by stem, so ``genres/<g>/<g>.000NN.au`` and
+    ``genres_original/<g>/<g>.000NN.wav`` map onto the same entry.
+
+    Parameters
+    ----------
+    manifest : pd.DataFrame
+    lists : dict
+        ``{"train": [...], "val": [...], "test": [...]}`` of track stems.
+
+    Returns
+    -------
+    split : pd.Series of str
+        The split of each listed, usable clip; ``""`` for skipped or unlisted ones.
+    missing : list of str
+        Listed tracks that the corpus lacks or could not decode, sorted.
+    """
+    where = {track: name for name, tracks in lists.items() for track in tracks}
+    usable = manifest["status"] == "ok"
+    split = manifest["track"].map(where).fillna("").where(usable, "")
+    present = set(manifest.loc[usable, "track"])
+    missing = sorted(track for track in where if track not in present)
+    return split.astype(object), missing

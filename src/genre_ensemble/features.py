@@ -1,0 +1,118 @@
+"""The feature-based member: hand-made audio descriptors and a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pandas as pd
+from sklearn.base import ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from genre_ensemble.genres import GENRE_INDEX, GENRES
+from genre_ensemble.segments import frame_slices
+
+HOP_LENGTH = 512
+N_MFCC = 20
+
+
+def _statistics(prefix: str, values: np.ndarray) -> dict[str, float]:
+    """Mean and standard deviation over time of every row of ``values`` (rows, frames)."""
+    stats = {}
+    for row, series in enumerate(np.atleast_2d(values)):
+        stats[f"{prefix}{row}_mean"] = float(series.mean())
+        stats[f"{prefix}{row}_std"] = float(series.std())
+    return stats
+
+
+def window_features(
+    signal: np.ndarray, sr: int, *, window_seconds: float, overlap: float
+) -> list[dict[str, float]]:
+    """Hand-made descriptors for every window of one clip.
+
+    Frame-level features are computed once over the clip and summarised (mean, std) over each
+    window's frames: 20 MFCCs, spectral centroid, bandwidth, roll-off, 7-band contrast, flatness,
+    zero-crossing rate, RMS, 12 chroma bins; plus the clip's tempo (bpm) and onset rate, which
+    need more context than a short window gives.
+
+    Parameters
+    ----------
+    signal : np.ndarray, shape (n_samples,)
+    sr : int
+    window_seconds, overlap : float
+        As in params ``segments``; 0 s means one window over the whole clip.
+
+    Returns
+    -------
+    list of dict, one per window, feature name -> value
+    """
+    stft = np.abs(librosa.stft(signal, n_fft=2048, hop_length=HOP_LENGTH))
+    power = stft**2
+    frames = {
+        "mfcc": librosa.feature.mfcc(
+            S=librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr)), n_mfcc=N_MFCC
+        ),
+        "centroid": librosa.feature.spectral_centroid(S=stft, sr=sr) / 1000.0,
+        "bandwidth": librosa.feature.spectral_bandwidth(S=stft, sr=sr) / 1000.0,
+        "rolloff": librosa.feature.spectral_rolloff(S=stft, sr=sr) / 1000.0,
+        "contrast": librosa.feature.spectral_contrast(S=stft, sr=sr),
+        "flatness": librosa.feature.spectral_flatness(S=stft),
+        "zcr": librosa.feature.zero_crossing_rate(signal, hop_length=HOP_LENGTH),
+        "rms": librosa.feature.rms(S=stft),
+        "chroma": librosa.feature.chroma_stft(S=power, sr=sr),
+    }
+    onset = librosa.onset.onset_strength(S=librosa.power_to_db(power), sr=sr)
+    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset, sr=sr))[0])
+    onsets = librosa.onset.onset_detect(onset_envelope=onset, sr=sr, hop_length=HOP_LENGTH)
+    onset_rate = len(onsets) / (signal.shape[0] / sr)
+    n_frames = min(values.shape[-1] for values in frames.values())
+    rows = []
+    for columns in frame_slices(
+        n_frames,
+        sr=sr,
+        hop_length=HOP_LENGTH,
+        clip_seconds=signal.shape[0] / sr,
+        window_seconds=window_seconds,
+        overlap=overlap,
+    ):
+        row = {"tempo": tempo, "onset_rate": onset_rate}
+        for name, values in frames.items():
+            row.update(_statistics(name, values[:, columns]))
+        rows.append(row)
+    return rows
+
+
+def make_classifier(kind: str, seed: int) -> Pipeline:
+    """A probability-producing classifier on standardised features."""
+    models: dict[str, ClassifierMixin] = {
+        "logistic": LogisticRegression(C=0.5, max_iter=2000),
+        "random_forest": RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1),
+        "gradient_boosting": HistGradientBoostingClassifier(random_state=seed, max_iter=200),
+    }
+    return make_pipeline(StandardScaler(), models[kind])
+
+
+def feature_columns(table: pd.DataFrame) -> list[str]:
+    """The numeric feature columns of a features table (everything but the keys)."""
+    return [c for c in table.columns if c not in ("track", "genre", "split", "window")]
+
+
+def fit_predict(table: pd.DataFrame, kind: str, seed: int) -> tuple[Pipeline, np.ndarray]:
+    """Fit on the train windows of a features table; predict every window.
+
+    Returns
+    -------
+    model : Pipeline
+    probabilities : np.ndarray, shape (n_windows, 10), columns in GENRES order
+    """
+    columns = feature_columns(table)
+    is_train = (table["split"] == "train").to_numpy()
+    targets = table["genre"].map(GENRE_INDEX).to_numpy()
+    model = make_classifier(kind, seed)
+    model.fit(table.loc[is_train, columns].to_numpy(), targets[is_train])
+    raw = model.predict_proba(table[columns].to_numpy())
+    probabilities = np.zeros((len(table), len(GENRES)))
+    probabilities[:, model.classes_] = raw  # a genre absent from train keeps probability 0
+    return model, probabilities

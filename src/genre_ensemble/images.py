@@ -1,0 +1,191 @@
+"""Turn clips into PNG images, one per window per representation, in parallel."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed, parallel_config
+from PIL import Image
+from tqdm import tqdm
+
+from genre_ensemble.audio import AudioError, load_clip
+from genre_ensemble.fileio import atomic_path, write_csv
+from genre_ensemble.params import REPRESENTATIONS, ImageParams, SegmentParams
+from genre_ensemble.representations import compute_representations, hop_length, render
+from genre_ensemble.segments import frame_slices
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "index.csv"
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """Everything a worker needs to turn one clip into images (picklable, no global state)."""
+
+    sample_rate: int
+    clip_seconds: float
+    images: ImageParams
+    segments: SegmentParams
+    names: tuple[str, ...] = REPRESENTATIONS
+
+
+def signal_images(signal: np.ndarray, job: ImageJob) -> dict[str, list[np.ndarray]]:
+    """All window images of one decoded clip.
+
+    Each representation is computed once over the whole clip and then cut into windows
+    (column ranges), which costs one transform per clip instead of one per window.
+
+    Parameters
+    ----------
+    signal : np.ndarray, shape (n_samples,)
+        Mono audio at ``job.sample_rate``.
+
+    Returns
+    -------
+    dict
+        ``name -> [image, ...]``, one ``(height, width, channels)`` uint8 array per window.
+    """
+    seconds = signal.shape[0] / job.sample_rate
+    values = compute_representations(signal, job.sample_rate, job.images, job.names)
+    images: dict[str, list[np.ndarray]] = {}
+    for name, spectrogram in values.items():
+        slices = frame_slices(
+            spectrogram.shape[1],
+            sr=job.sample_rate,
+            hop_length=hop_length(name, job.images),
+            clip_seconds=seconds,
+            window_seconds=job.segments.seconds,
+            overlap=job.segments.overlap,
+        )
+        images[name] = [
+            render(spectrogram[:, columns], name, job.sample_rate, job.images) for columns in slices
+        ]
+    return images
+
+
+def write_png(path: Path, pixels: np.ndarray) -> None:
+    """Save a ``(height, width, 1 or 3)`` uint8 array as a grayscale or RGB PNG."""
+    array = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+    Image.fromarray(array).save(path, format="PNG")
+
+
+def read_png(path: str | Path) -> np.ndarray:
+    """Load a PNG written by :func:`write_png` as ``(height, width, channels)`` uint8."""
+    with Image.open(path) as image:
+        array = np.asarray(image, dtype=np.uint8)
+    return array[..., np.newaxis] if array.ndim == 2 else array
+
+
+def _clip_to_pngs(row: dict, job: ImageJob, out_dirs: dict[str, Path]) -> list[dict]:
+    """Worker: decode one clip, write its PNGs, return one index row per image written."""
+    try:
+        signal = load_clip(row["path"], sample_rate=job.sample_rate, seconds=job.clip_seconds)
+    except AudioError as error:
+        return [{"track": row["track"], "error": str(error)}]
+    rows = []
+    for name, images in signal_images(signal, job).items():
+        for window, pixels in enumerate(images):
+            file_name = f"{row['track']}.w{window:02d}.png"
+            write_png(out_dirs[name] / file_name, pixels)
+            rows.append(
+                {
+                    "representation": name,
+                    "file": file_name,
+                    "track": row["track"],
+                    "genre": row["genre"],
+                    "split": row["split"],
+                    "window": window,
+                }
+            )
+    return rows
+
+
+def build_image_sets(
+    manifest: pd.DataFrame,
+    out_root: str | Path,
+    job: ImageJob,
+    *,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    progress: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """Write ``<out_root>/<name>/<track>.wNN.png`` and ``<out_root>/<name>/index.csv``.
+
+    Only clips with a split (usable clips) are rendered. Clips are processed in parallel by
+    joblib workers that each decode one clip at a time and return only small index rows, so
+    memory stays bounded by ``n_jobs`` clips whatever the corpus size. Each representation's
+    folder is built under a temporary name and renamed into place at the end.
+
+    Parameters
+    ----------
+    manifest : pd.DataFrame
+        Columns track, genre, path, split (see :mod:`genre_ensemble.dataset`).
+    backend : str
+        Any joblib backend: ``loky`` (local processes) or e.g. ``dask`` with a cluster client.
+
+    Returns
+    -------
+    dict
+        ``name -> index`` with columns file, track, genre, split, window.
+    """
+    out_root = Path(out_root)
+    clips = manifest[manifest["split"] != ""][["track", "genre", "path", "split"]]
+    rows: list[dict] = []
+    with _temporary_folders(out_root, job.names) as temp_dirs:
+        tasks = (delayed(_clip_to_pngs)(row, job, temp_dirs) for row in clips.to_dict("records"))
+        with parallel_config(backend=backend, n_jobs=n_jobs):
+            results: Iterable[list[dict]] = Parallel(return_as="generator")(tasks)
+            for clip_rows in tqdm(
+                results, total=len(clips), desc="images", unit="clip", disable=not progress
+            ):
+                rows.extend(clip_rows)
+        failed = [row for row in rows if "error" in row]
+        for row in failed:
+            logger.warning("no images for %s: %s", row["track"], row["error"])
+        frame = pd.DataFrame([row for row in rows if "error" not in row])
+        indexes = {}
+        for name in job.names:
+            index = frame[frame["representation"] == name].drop(columns="representation")
+            index = index.reset_index(drop=True)
+            write_csv(temp_dirs[name] / INDEX_NAME, index)
+            indexes[name] = index
+    return indexes
+
+
+@contextmanager
+def _temporary_folders(root: Path, names: Iterable[str]) -> Iterator[dict[str, Path]]:
+    """Yield empty ``.<name>.tmp`` folders; on success each replaces ``<root>/<name>``."""
+    temps = {name: root / f".{name}.tmp" for name in names}
+    try:
+        for path in temps.values():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+        yield temps
+        for name, path in temps.items():
+            with atomic_path(root / name) as target:
+                path.rename(target)
+    finally:
+        for path in temps.values():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def load_image_set(folder: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """Load every image listed in ``<folder>/index.csv``.
+
+    Returns
+    -------
+    images : np.ndarray, shape (n_images, height, width, channels), uint8
+    index : pd.DataFrame, one row per image (file, track, genre, split, window)
+    """
+    folder = Path(folder)
+    index = pd.read_csv(folder / INDEX_NAME, keep_default_na=False)
+    images = np.stack([read_png(folder / name) for name in index["file"]])
+    return images, index

@@ -1,0 +1,1 @@
+"""Thin DVC stage entry points: read params.yaml once, validate it, call library code."""

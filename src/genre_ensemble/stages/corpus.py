@@ -1,0 +1,32 @@
+"""Stage `corpus`: generate the embedded synthetic genre corpus (GTZAN layout, mono wav)."""
+
+from __future__ import annotations
+
+from genre_ensemble.fileio import atomic_path
+from genre_ensemble.params import Params
+from genre_ensemble.stages._common import SYNTHETIC_DIR, logger, run_stage
+
+
+def corpus(params: Params) -> None:
+    from genre_ensemble.synthetic import write_corpus
+
+    settings = params.synthetic
+    with atomic_path(SYNTHETIC_DIR) as temp:
+        paths = write_corpus(
+            temp,
+            clips_per_genre=settings.clips_per_genre,
+            seconds=settings.seconds,
+            sr=params.data.sample_rate,
+            seed=settings.seed,
+            difficulty=settings.difficulty,
+            n_jobs=params.images.n_jobs,
+        )
+    logger.info("wrote %d synthetic clips to %s", len(paths), SYNTHETIC_DIR)
+
+
+def main() -> None:
+    run_stage(corpus)
+
+
+if __name__ == "__main__":
+    main()

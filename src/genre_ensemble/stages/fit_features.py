@@ -1,0 +1,38 @@
+"""Stage `fit_features`: the feature-based member's classifier and its val/test predictions."""
+
+from __future__ import annotations
+
+import joblib
+import pandas as pd
+
+from genre_ensemble.features import fit_predict
+from genre_ensemble.fileio import write_with
+from genre_ensemble.params import FEATURE_MEMBER, Params
+from genre_ensemble.predictions import clip_probabilities, write_predictions
+from genre_ensemble.stages._common import (
+    FEATURES_TABLE,
+    MODELS_DIR,
+    logger,
+    predictions_path,
+    run_stage,
+)
+
+
+def fit_features(params: Params) -> None:
+    table = pd.read_csv(FEATURES_TABLE, keep_default_na=False)
+    model, probabilities = fit_predict(table, params.features.classifier, params.features.seed)
+    keep = table["split"].isin(["val", "test"]).to_numpy()
+    predictions = clip_probabilities(table[keep].reset_index(drop=True), probabilities[keep])
+    write_with(MODELS_DIR / f"{FEATURE_MEMBER}.joblib", lambda temp: joblib.dump(model, temp))
+    write_predictions(predictions_path(FEATURE_MEMBER), predictions)
+    logger.info(
+        "features member (%s): %d clips predicted", params.features.classifier, len(predictions)
+    )
+
+
+def main() -> None:
+    run_stage(fit_features)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Stage `images`: one PNG per window per representation (stft, cqt, chroma)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genre_ensemble.images import ImageJob, build_image_sets
+from genre_ensemble.params import Params
+from genre_ensemble.stages._common import IMAGES_DIR, MANIFEST, logger, run_stage
+
+
+def images(params: Params) -> None:
+    manifest = pd.read_csv(MANIFEST, keep_default_na=False)
+    job = ImageJob(
+        sample_rate=params.data.sample_rate,
+        clip_seconds=params.data.clip_seconds,
+        images=params.images,
+        segments=params.segments,
+    )
+    indexes = build_image_sets(
+        manifest, IMAGES_DIR, job, n_jobs=params.images.n_jobs, backend=params.images.backend
+    )
+    for name, index in indexes.items():
+        logger.info("%s: %d images of %d clips", name, len(index), index["track"].nunique())
+
+
+def main() -> None:
+    run_stage(images)
+
+
+if __name__ == "__main__":
+    main()

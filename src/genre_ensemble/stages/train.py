@@ -1,0 +1,60 @@
+"""Stage `train@<representation>`: train one CNN member and predict its val and test clips.
+
+Usage: ``python -m genre_ensemble.stages.train stft|cqt|chroma``
+"""
+
+from __future__ import annotations
+
+import sys
+
+from genre_ensemble.params import REPRESENTATIONS, Params
+from genre_ensemble.stages._common import (
+    IMAGES_DIR,
+    MODELS_DIR,
+    TRAINING_LOGS,
+    StageError,
+    logger,
+    predictions_path,
+    run_stage,
+)
+
+
+def train(params: Params, representation: str) -> None:
+    if representation not in REPRESENTATIONS:
+        raise StageError(
+            f"unknown representation {representation!r}; use one of {', '.join(REPRESENTATIONS)}"
+        )
+    # Heavy imports only after params passed validation.
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    from genre_ensemble.images import load_image_set
+    from genre_ensemble.predictions import write_predictions
+    from genre_ensemble.training import save_model, train_member
+
+    images, index = load_image_set(IMAGES_DIR / representation)
+    logger.info("%s: %d images of shape %s", representation, len(images), images.shape[1:])
+    # dvcyaml=None: dvc.yaml declares these plots itself; dvclive must not rewrite it.
+    with Live(dir=str(TRAINING_LOGS / representation), dvcyaml=None, save_dvc_exp=False) as live:
+        model, predictions = train_member(
+            images,
+            index,
+            params.train,
+            callbacks=[DVCLiveCallback(live=live)],
+            verbose=2 if not sys.stdout.isatty() else "auto",
+        )
+    save_model(model, MODELS_DIR / f"{representation}.keras")
+    write_predictions(predictions_path(representation), predictions)
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.stderr.write(
+            f"usage: python -m genre_ensemble.stages.train {{{','.join(REPRESENTATIONS)}}}\n"
+        )
+        sys.exit(2)
+    run_stage(lambda params: train(params, sys.argv[1]))
+
+
+if __name__ == "__main__":
+    main()

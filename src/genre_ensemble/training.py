@@ -1,0 +1,170 @@
+"""Train one CNN member on its images and write its clip-level predictions. Imports Keras."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from genre_ensemble.fileio import write_with
+from genre_ensemble.genres import GENRE_INDEX
+from genre_ensemble.model import build_model
+from genre_ensemble.params import SpecAugmentParams, TrainParams
+from genre_ensemble.predictions import clip_probabilities
+
+logger = logging.getLogger(__name__)
+
+
+def spec_augment(
+    batch: np.ndarray, rng: np.random.Generator, settings: SpecAugmentParams
+) -> np.ndarray:
+    """SpecAugment-style masking: zero random bands of rows (frequency) and columns (time).
+
+    Parameters
+    ----------
+    batch : np.ndarray, shape (n, height, width, channels), uint8
+    rng : np.random.Generator
+        Draws every mask, so augmentation is reproducible from the training seed.
+
+    Returns
+    -------
+    np.ndarray
+        A masked copy; ``batch`` is left untouched.
+    """
+    out = batch.copy()
+    height, width = batch.shape[1:3]
+    for image in out:
+        for _ in range(settings.freq_masks):
+            size = int(rng.integers(0, max(1, int(settings.max_fraction * height)) + 1))
+            start = int(rng.integers(0, height - size + 1))
+            image[start : start + size, :, :] = 0
+        for _ in range(settings.time_masks):
+            size = int(rng.integers(0, max(1, int(settings.max_fraction * width)) + 1))
+            start = int(rng.integers(0, width - size + 1))
+            image[:, start : start + size, :] = 0
+    return out
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """Shuffled, optionally masked mini-batches of uint8 images, reshuffled every epoch."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        targets: np.ndarray,
+        *,
+        batch_size: int,
+        augment: SpecAugmentParams,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.images, self.targets, self.batch_size, self.augment = (
+            images,
+            targets,
+            batch_size,
+            augment,
+        )
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(images))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.images) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = self.images[rows]
+        if self.augment.time_masks or self.augment.freq_masks:
+            batch = spec_augment(batch, self.rng, self.augment)
+        return batch, self.targets[rows]
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.images))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TF's kernels deterministic."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train_member(
+    images: np.ndarray,
+    index: pd.DataFrame,
+    settings: TrainParams,
+    *,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    verbose: int | str = "auto",
+) -> tuple[keras.Model, pd.DataFrame]:
+    """Train one member from scratch and predict its validation and test clips.
+
+    Parameters
+    ----------
+    images : np.ndarray, shape (n_windows, height, width, channels), uint8
+    index : pd.DataFrame
+        One row per image: track, genre, split (train / val / test), window.
+    settings : TrainParams
+    callbacks : list, optional
+        Extra Keras callbacks (e.g. dvclive's logger).
+
+    Returns
+    -------
+    model : keras.Model
+        With the best validation weights when early stopping is on.
+    predictions : pd.DataFrame
+        Clip-level probabilities for the val and test clips (window softmax averaged per clip).
+    """
+    seed_everything(settings.seed)
+    targets = index["genre"].map(GENRE_INDEX).to_numpy(dtype=np.int64)
+    is_train = (index["split"] == "train").to_numpy()
+    is_val = (index["split"] == "val").to_numpy()
+    if not is_train.any() or not is_val.any():
+        raise ValueError("training needs images in both the train and val splits")
+    batches = TrainingBatches(
+        images[is_train],
+        targets[is_train],
+        batch_size=settings.batch_size,
+        augment=settings.spec_augment,
+        seed=settings.seed,
+    )
+    model = build_model(images.shape[1:], settings, steps_per_epoch=len(batches))
+    all_callbacks = list(callbacks or [])
+    if settings.early_stopping:
+        all_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=settings.early_stopping, restore_best_weights=True
+            )
+        )
+    logger.info(
+        "training %s on %d windows (%d val), %d epochs",
+        model.name,
+        is_train.sum(),
+        is_val.sum(),
+        settings.epochs,
+    )
+    model.fit(
+        batches,
+        validation_data=(images[is_val], targets[is_val]),
+        epochs=settings.epochs,
+        callbacks=all_callbacks,
+        verbose=verbose,
+    )
+    keep = (index["split"].isin(["val", "test"])).to_numpy()
+    probabilities = model.predict(images[keep], batch_size=256, verbose=0)
+    predictions = clip_probabilities(index[keep].reset_index(drop=True), probabilities)
+    return model, predictions
+
+
+def save_model(model: keras.Model, path: str | Path) -> None:
+    """Save as ``.keras`` atomically."""
+    write_with(path, model.save)  # the temporary keeps the .keras suffix Keras requires
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a ``.keras`` member in safe mode: no code from the file is executed."""
+    return keras.models.load_model(path, safe_mode=True, compile=False)

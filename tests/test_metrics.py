@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+)
+
+from genre_ensemble.metrics import (
+    bootstrap_interval,
+    classification_metrics,
+    genre_confusion,
+    per_genre_report,
+    wilson_interval,
+)
+
+
+@pytest.fixture
+def labels():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 10, 150)
+    predicted = np.where(rng.random(150) < 0.6, targets, rng.integers(0, 10, 150))
+    return targets, predicted
+
+
+def test_metrics_agree_with_scikit_learn(labels):
+    targets, predicted = labels
+    metrics = classification_metrics(targets, predicted, bootstrap=200, seed=0)
+    kwargs = {"labels": list(range(10)), "average": "macro", "zero_division": 0}
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(targets, predicted))
+    assert metrics["precision"] == pytest.approx(precision_score(targets, predicted, **kwargs))
+    assert metrics["recall"] == pytest.approx(recall_score(targets, predicted, **kwargs))
+    assert metrics["f1"] == pytest.approx(f1_score(targets, predicted, **kwargs))
+    assert metrics["n"] == 150
+    assert metrics["accuracy_ci_low"] < metrics["accuracy"] < metrics["accuracy_ci_high"]
+    np.testing.assert_array_equal(
+        genre_confusion(targets, predicted), confusion_matrix(targets, predicted, labels=range(10))
+    )
+    report = per_genre_report(targets, predicted)
+    assert sum(row["support"] for row in report.values()) == 150
+
+
+def test_wilson_interval_known_value():
+    # 82 of 150 correct (54.67 %, the paper's ensemble): the interval is about +-8 points
+    low, high = wilson_interval(82, 150)
+    assert low == pytest.approx(0.4672, abs=1e-3)
+    assert high == pytest.approx(0.6240, abs=1e-3)
+
+
+def test_bootstrap_interval_is_seeded_and_close_to_wilson():
+    hits = np.array([1] * 82 + [0] * 68, dtype=float)
+    first = bootstrap_interval(hits, resamples=2000, seed=1)
+    assert first == bootstrap_interval(hits, resamples=2000, seed=1)
+    wilson = wilson_interval(82, 150)
+    assert abs(first[0] - wilson[0]) < 0.02 and abs(first[1] - wilson[1]) < 0.02

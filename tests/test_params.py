@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from genre_ensemble.params import ParamsError, load_params, parse_params
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_committed_params_are_valid():
+    params = load_params(REPO / "params.yaml")
+    assert len(params.ensemble.weights) == len(params.ensemble.members)
+    assert params.images.cqt.n_bins == 96 and params.images.cqt.fmin == "C1"
+
+
+def _with(raw: dict, dotted: str, value) -> dict:
+    changed = copy.deepcopy(raw)
+    *parents, last = dotted.split(".")
+    node = changed
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return changed
+
+
+BAD_VALUES = [
+    ("ensemble.weights", [1, 1], "ensemble.weights"),  # wrong length
+    ("ensemble.weights", [1, -1, 1], "ensemble.weights"),  # negative
+    ("ensemble.weights", [0, 0, 0], "ensemble.weights"),  # all zero
+    ("ensemble.members", ["stft", "mfcc"], "ensemble.members"),  # unknown member
+    ("ensemble.method", "vote", "ensemble.method"),
+    ("split.test_size", 0.0, "split.test_size"),
+    ("split.test_size", 1.2, "split.test_size"),
+    ("split.val_size", 1.0, "split.val_size"),
+    ("images.height", 8, "images.height"),
+    ("images.width", 15, "images.width"),
+    ("images.style", "fancy", "images.style"),
+    ("images.cqt.fmin", "H9", "images.cqt.fmin"),
+    ("images.cqt.n_bins", 140, "images.cqt.n_bins"),  # above Nyquist
+    ("train.epochs", 0, "train.epochs"),
+    ("train.architecture", "resnet", "train.architecture"),
+    ("train.learning_rate", -0.1, "train.learning_rate"),
+    ("data.source", "youtube", "data.source"),
+    ("segments.seconds", 11.0, "segments.seconds"),  # window longer than the clip
+    ("segments.overlap", 1.0, "segments.overlap"),  # overlap >= window
+    ("synthetic.difficulty", 1.5, "synthetic.difficulty"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "named"), BAD_VALUES)
+def test_bad_value_names_the_key(raw, key, value, named):
+    with pytest.raises(ParamsError) as caught:
+        parse_params(_with(raw, key, value))
+    message = str(caught.value)
+    assert named in message
+    assert message.count("\n") == 0
+
+
+def test_learned_method_refuses_explicit_weights(raw):
+    changed = _with(raw, "ensemble.method", "learned")
+    with pytest.raises(ParamsError, match="ensemble.weights"):
+        parse_params(changed)
+    assert parse_params(_with(changed, "ensemble.weights", None)).ensemble.method == "learned"
+
+
+def test_missing_section_is_named(raw):
+    del raw["train"]
+    with pytest.raises(ParamsError, match="train"):
+        parse_params(raw)
+
+
+def test_stage_stops_with_one_line_and_no_partial_output(raw, tmp_path):
+    """A wrong value stops a stage before any work: exit 2, one line, nothing written."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(_with(raw, "ensemble.weights", [1, 1])))
+    result = subprocess.run(
+        [sys.executable, "-m", "genre_ensemble.stages.ensemble"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "ensemble.weights" in lines[0] and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

@@ -1,0 +1,141 @@
+"""End to end: the real `dvc repro` on a tiny params override in a temporary copy of the repo,
+then a weights-only experiment that must rerun only the ensemble and evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+# What a fresh clone holds that the pipeline needs (generated data is not in git).
+COPIED = [
+    "src",
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+    "data/splits",
+    "data/gtzan/README.md",
+]
+
+TINY = {
+    "data": {"clip_seconds": 3.0},
+    "synthetic": {"clips_per_genre": 8, "seconds": 3.0},
+    "segments": {"seconds": 1.5, "overlap": 0.5},
+    "images": {"height": 32, "width": 32},
+    "train": {"epochs": 2, "batch_size": 32, "filters": 8},
+    "evaluate": {"bootstrap": 100},
+}
+
+
+def _merge(base: dict, override: dict) -> dict:
+    for key, value in override.items():
+        if isinstance(value, dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (
+        f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("repo")
+    for name in COPIED:
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(root / "src"),
+        DVC_SITE_CACHE_DIR=str(root / ".cache" / "dvc-site"),
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="pipeline test",
+        GIT_AUTHOR_EMAIL="test@example.invalid",
+        GIT_COMMITTER_NAME="pipeline test",
+        GIT_COMMITTER_EMAIL="test@example.invalid",
+    )
+    git = ["git", "-c", "user.name=pipeline test", "-c", "user.email=test@example.invalid"]
+    _run(["git", "init", "-q", "-b", "main"], root, env)
+    _run([*git, "add", "-A"], root, env)
+    _run([*git, "commit", "-q", "-m", "a fresh clone"], root, env)
+    _run(["dvc", "repro"], root, env)
+    _run([*git, "add", "-A"], root, env)
+    _run([*git, "commit", "-q", "-m", "tiny run"], root, env)
+    return root, env
+
+
+def test_repro_writes_metrics_for_every_member_and_status_is_clean(workspace):
+    root, env = workspace
+    metrics = json.loads((root / "metrics/metrics.json").read_text())
+    assert set(metrics["members"]) == {"stft", "cqt", "chroma", "features"}
+    data = json.loads((root / "metrics/data.json").read_text())
+    assert metrics["n_test"] == data["test"] == metrics["ensemble"]["n"] >= 10
+    assert metrics["n_skipped"] == 0
+    for values in [metrics["ensemble"], *metrics["members"].values()]:
+        assert 0.0 <= values["accuracy_ci_low"] <= values["accuracy"] <= values["accuracy_ci_high"]
+    assert (root / "plots/confusion.png").stat().st_size > 1000
+    assert len((root / "plots/confusion.csv").read_text().splitlines()) == metrics["n_test"] + 1
+    for rep in ("stft", "cqt", "chroma"):
+        assert (root / f"models/{rep}.keras").is_file()
+        loss = root / f"plots/train/{rep}/plots/metrics/eval/loss.tsv"
+        assert len(loss.read_text().splitlines()) == 1 + 2  # header + 2 epochs
+    status = _run(["dvc", "status", "--json"], root, env)
+    assert json.loads(status.stdout) == {}
+
+
+def test_weights_only_experiment_reruns_only_ensemble_and_evaluate(workspace):
+    root, env = workspace
+    result = _run(
+        ["dvc", "exp", "run", "-S", "ensemble.weights=[2,1,0.5]", "--name", "w-2-1-05"], root, env
+    )
+    log = result.stdout + result.stderr
+    assert "Running stage 'ensemble'" in log and "Running stage 'evaluate'" in log
+    for stage in (
+        "corpus",
+        "prepare",
+        "images",
+        "train@stft",
+        "train@cqt",
+        "train@chroma",
+        "features",
+        "fit_features",
+    ):
+        assert f"Running stage '{stage}'" not in log, log
+    weights = json.loads((root / "metrics/ensemble.json").read_text())["weights"]
+    assert weights == pytest.approx({"stft": 2 / 3.5, "cqt": 1 / 3.5, "chroma": 0.5 / 3.5})
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], root, env).stdout)
+    experiments = {
+        rev["name"]: rev["data"]
+        for baseline in shown
+        for experiment in baseline.get("experiments") or []
+        for rev in experiment["revs"]
+    }
+    params = experiments["w-2-1-05"]["params"]["params.yaml"]["data"]
+    assert params["ensemble"]["weights"] == [2, 1, 0.5]
+    assert "ensemble" in experiments["w-2-1-05"]["metrics"]["metrics/metrics.json"]["data"]
