@@ -1,0 +1,381 @@
+"""Gather what one run left behind: the workspace's files or a git revision's.
+
+A run is read from its git-tracked outputs (metrics, per-genre scores, ensemble confusion pairs,
+training curves, params). The DVC-cached outputs (per-clip predictions, spectrogram images) are
+read from the workspace when present, and for a revision from the local DVC cache when the
+revision's ``dvc.lock`` names a file that the cache holds. Whatever is absent is recorded as a
+:class:`Missing` notice, so the page says what it cannot show and how to get it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from genre_ensemble.params import MEMBERS, REPRESENTATIONS
+from genre_ensemble.predictions import KEY_COLUMNS, read_predictions
+from genre_ensemble.stages._common import (
+    CONFUSION_TABLE,
+    DATA_METRICS,
+    ENSEMBLE_METRICS,
+    ENSEMBLE_PREDICTIONS,
+    IMAGES_DIR,
+    METRICS,
+    PER_GENRE,
+    SKIPPED_REPORT,
+    TRAINING_LOGS,
+    predictions_path,
+)
+
+logger = logging.getLogger(__name__)
+
+PARAMS_FILE = Path("params.yaml")
+LOCK_FILE = Path("dvc.lock")
+ENSEMBLE = "ensemble"
+CURVE_METRICS: tuple[str, ...] = ("loss", "accuracy")
+# dvclive's folder names -> the names the page shows
+CURVE_SPLITS: dict[str, str] = {"train": "train", "eval": "validation"}
+
+
+class ReportError(Exception):
+    """The report cannot be made; the message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Something the page cannot show, and the command that would make it available."""
+
+    run: str
+    what: str
+    effect: str
+    fix: str
+
+
+@dataclass
+class Run:
+    """Everything the page shows about one run (the workspace or one revision)."""
+
+    label: str
+    kind: str  # "workspace", "git" or "experiment"
+    commit: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+    ensemble: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    per_genre: dict[str, dict[str, dict[str, float]]] | None = None
+    confusion_pairs: pd.DataFrame | None = None
+    curves: pd.DataFrame | None = None
+    skipped: pd.DataFrame | None = None
+    predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
+    images: dict[str, pd.DataFrame] = field(default_factory=dict)
+    missing: list[Missing] = field(default_factory=list)
+
+    @property
+    def has_results(self) -> bool:
+        return self.metrics is not None
+
+    @property
+    def title(self) -> str:
+        """The label, with the short commit when it is not the label itself."""
+        if self.commit and not self.commit.startswith(self.label):
+            return f"{self.label} ({self.commit[:7]})"
+        return self.label
+
+    def note(self, what: str, effect: str, fix: str) -> None:
+        self.missing.append(Missing(self.label, what, effect, fix))
+
+    @property
+    def members_in_ensemble(self) -> list[str]:
+        if self.metrics and self.metrics.get("members_in_ensemble"):
+            return list(self.metrics["members_in_ensemble"])
+        if self.ensemble and self.ensemble.get("weights"):
+            return list(self.ensemble["weights"])
+        return list(self.params.get("ensemble", {}).get("members", []))
+
+    @property
+    def members(self) -> list[str]:
+        """Members with test metrics, in the pipeline's order."""
+        scored = (self.metrics or {}).get("members", {})
+        return [m for m in MEMBERS if m in scored]
+
+
+# ---------------------------------------------------------------------------------------------
+# Where files come from
+
+
+class Source:
+    """Read files of one run by repository-relative path; ``None`` when absent."""
+
+    def read_text(self, path: Path) -> str | None:
+        raise NotImplementedError
+
+    def read_cached(self, path: Path) -> str | None:
+        """A DVC-cached output (not in git) as text, or ``None``."""
+        raise NotImplementedError
+
+
+class WorkspaceSource(Source):
+    """The files on disk under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def read_text(self, path: Path) -> str | None:
+        full = self.root / path
+        return full.read_text() if full.is_file() else None
+
+    def read_cached(self, path: Path) -> str | None:
+        return self.read_text(path)
+
+
+class GitSource(Source):
+    """The files of one commit, read with ``git show``; DVC outputs from the local cache."""
+
+    def __init__(self, root: Path, commit: str) -> None:
+        self.root = root
+        self.commit = commit
+
+    def read_text(self, path: Path) -> str | None:
+        result = git(self.root, "show", f"{self.commit}:{path.as_posix()}", check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    @cached_property
+    def _locked_hashes(self) -> dict[str, str]:
+        """Output path -> md5 from the commit's dvc.lock."""
+        text = self.read_text(LOCK_FILE)
+        if not text:
+            return {}
+        hashes = {}
+        for stage in (yaml.safe_load(text) or {}).get("stages", {}).values():
+            for out in stage.get("outs", []) or []:
+                if "md5" in out:
+                    hashes[str(out["path"])] = str(out["md5"])
+        return hashes
+
+    def read_cached(self, path: Path) -> str | None:
+        md5 = self._locked_hashes.get(path.as_posix())
+        if md5 is None or md5.endswith(".dir"):
+            return None
+        cached = dvc_cache_path(self.root, md5)
+        return cached.read_text() if cached is not None and cached.is_file() else None
+
+
+def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run git in ``root``; with ``check`` a failure raises :class:`ReportError`."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as error:
+        raise ReportError("git is not installed; --rev needs git") from error
+    if check and result.returncode != 0:
+        raise ReportError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+    return result
+
+
+_CACHE_DIRS: dict[Path, Path | None] = {}
+
+
+def dvc_cache_path(root: Path, md5: str) -> Path | None:
+    """Where the local DVC cache keeps the file with this md5 (``None`` without DVC)."""
+    if root not in _CACHE_DIRS:
+        try:
+            from dvc.repo import Repo
+
+            with Repo(str(root)) as repo:
+                _CACHE_DIRS[root] = Path(repo.cache.local.path)
+        except Exception as error:  # no DVC repo or no cache: nothing to read from it
+            logger.debug("no DVC cache under %s: %s", root, error)
+            _CACHE_DIRS[root] = None
+    cache = _CACHE_DIRS[root]
+    return None if cache is None else cache / md5[:2] / md5[2:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Revisions
+
+
+def resolve_rev(root: Path, rev: str) -> tuple[str, str]:
+    """The commit a branch, tag, commit or DVC experiment name points to.
+
+    Returns
+    -------
+    (commit, kind) : the full SHA and "git" or "experiment"
+
+    Raises
+    ------
+    ReportError
+        When ``rev`` is neither a git revision nor a DVC experiment of this repository.
+    """
+    if git(root, "rev-parse", "--git-dir", check=False).returncode != 0:
+        raise ReportError(f"--rev {rev}: {root} is not a git repository, so there is nothing "
+                          f"to compare with; drop --rev")
+    found = git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    if found.returncode == 0:
+        return found.stdout.strip(), "git"
+    refs = git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps",
+               check=False).stdout.split("\n")
+    matches = sorted({line.split()[1] for line in refs
+                      if line.strip() and line.split()[0].rsplit("/", 1)[-1] == rev})
+    if len(matches) == 1:
+        return matches[0], "experiment"
+    if len(matches) > 1:
+        raise ReportError(f"--rev {rev}: several DVC experiments have this name; pass one of "
+                          f"their commits instead ({', '.join(m[:7] for m in matches)})")
+    raise ReportError(f"--rev {rev}: not found; it is neither a git branch, tag or commit nor a "
+                      f"DVC experiment here (see `git branch -a`, `git tag` and `dvc exp list`)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_workspace(root: Path, *, need_images: bool = True) -> Run:
+    """The run whose outputs are in the working tree under ``root``."""
+    run = Run(label="workspace", kind="workspace")
+    load_run(run, WorkspaceSource(root))
+    if need_images and run.has_results:
+        run.images = read_image_indexes(root, run)
+    return run
+
+
+def load_rev(root: Path, rev: str) -> Run:
+    """The run committed at ``rev`` (branch, tag, commit or DVC experiment name)."""
+    commit, kind = resolve_rev(root, rev)
+    run = Run(label=rev, kind=kind, commit=commit)
+    load_run(run, GitSource(root, commit))
+    return run
+
+
+def load_run(run: Run, source: Source) -> None:
+    """Fill ``run`` from ``source`` and note what is missing."""
+    where = "this workspace" if run.kind == "workspace" else f"{run.title}"
+    params_text = source.read_text(PARAMS_FILE)
+    run.params = (yaml.safe_load(params_text) or {}) if params_text else {}
+    run.metrics = read_json(source, METRICS)
+    if run.metrics is None:
+        if run.kind == "workspace":
+            run.note(str(METRICS), "no results of a run in this workspace: every section is empty",
+                     "make run (or dvc repro) makes a run; "
+                     "--rev shows a committed one")
+        else:
+            run.note(str(METRICS), f"{where} has no results: the commit holds no finished run",
+                     f"run the pipeline on {run.label} (dvc repro) and commit, or pick "
+                     f"another revision")
+        return
+    run.ensemble = read_json(source, ENSEMBLE_METRICS)
+    run.data = read_json(source, DATA_METRICS)
+    run.per_genre = read_json(source, PER_GENRE)
+    if run.per_genre is None:
+        run.note(str(PER_GENRE), "per-genre F1 is not shown", "dvc repro evaluate")
+    run.confusion_pairs = read_csv(source.read_text(CONFUSION_TABLE))
+    run.skipped = read_csv(source.read_text(SKIPPED_REPORT))
+    run.curves = read_curves(run, source)
+    run.predictions = read_all_predictions(run, source)
+
+
+def read_json(source: Source, path: Path) -> dict[str, Any] | None:
+    text = source.read_text(path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        logger.warning("%s is not valid JSON; ignored", path)
+        return None
+
+
+def read_csv(text: str | None) -> pd.DataFrame | None:
+    if text is None:
+        return None
+    return pd.read_csv(io.StringIO(text), keep_default_na=False)
+
+
+def curve_path(member: str, split: str, metric: str) -> Path:
+    """dvclive's per-epoch table for one member, split (train/eval) and metric."""
+    return TRAINING_LOGS / member / "plots" / "metrics" / split / f"{metric}.tsv"
+
+
+def read_curves(run: Run, source: Source) -> pd.DataFrame:
+    """Long table of training curves: member, split, metric, epoch, value."""
+    frames = []
+    absent = []
+    for member in REPRESENTATIONS:
+        found = False
+        for split, shown in CURVE_SPLITS.items():
+            for metric in CURVE_METRICS:
+                text = source.read_text(curve_path(member, split, metric))
+                if text is None:
+                    continue
+                table = pd.read_csv(io.StringIO(text), sep="\t")
+                if metric not in table or "step" not in table:
+                    continue
+                found = True
+                frames.append(pd.DataFrame({
+                    "run": run.title, "member": member, "split": shown, "metric": metric,
+                    "epoch": table["step"].astype(int) + 1, "value": table[metric].astype(float),
+                }))
+        if not found and member in run.members:
+            absent.append(member)
+    if absent:
+        run.note(f"{TRAINING_LOGS}/<member>/plots/",
+                 f"training curves of {', '.join(absent)} are not shown",
+                 " ; ".join(f"dvc repro train@{m}" for m in absent))
+    if not frames:
+        return pd.DataFrame(columns=["run", "member", "split", "metric", "epoch", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_all_predictions(run: Run, source: Source) -> dict[str, pd.DataFrame]:
+    """Per-clip test predictions of every scored member and of the ensemble."""
+    wanted = {member: predictions_path(member) for member in run.members}
+    wanted[ENSEMBLE] = ENSEMBLE_PREDICTIONS
+    tables, absent = {}, []
+    for name, path in wanted.items():
+        text = source.read_cached(path)
+        if text is None:
+            absent.append(str(path))
+            continue
+        table = read_predictions(io.StringIO(text))
+        tables[name] = table[table["split"] == "test"].reset_index(drop=True)
+    if absent:
+        effect = ("confusion matrices of the members and the example predictions are not shown"
+                  if ENSEMBLE not in tables else
+                  "some members' confusion matrices are not shown")
+        if run.kind == "workspace":
+            fix = "dvc pull (fetch from the DVC remote) or dvc repro (make them)"
+        elif run.kind == "experiment":
+            fix = (f"not in the local DVC cache: dvc exp pull <remote> {run.label}, or "
+                   f"dvc exp apply {run.label} then dvc repro")
+        else:
+            fix = (f"not in the local DVC cache: git checkout {run.label} then dvc pull "
+                   "(or dvc fetch --all-commits), or dvc repro there")
+        run.note(", ".join(absent), effect, fix)
+    return tables
+
+
+def read_image_indexes(root: Path, run: Run) -> dict[str, pd.DataFrame]:
+    """Each representation's image index (file, track, genre, split, window) in the workspace."""
+    indexes, absent = {}, []
+    for rep in REPRESENTATIONS:
+        path = root / IMAGES_DIR / rep / "index.csv"
+        if path.is_file():
+            table = pd.read_csv(path, keep_default_na=False)
+            if set(KEY_COLUMNS) | {"file"} <= set(table.columns):
+                indexes[rep] = table
+                continue
+        absent.append(rep)
+    if absent:
+        run.note(", ".join(f"{IMAGES_DIR}/{rep}/" for rep in absent),
+                 "example images of these representations are not shown",
+                 f"dvc pull {IMAGES_DIR} (fetch) or dvc repro images (make them)")
+    return indexes
