@@ -13,7 +13,7 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint report bench clean-venv
+.PHONY: run test lint report bench paper ablation clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ lint: $(STAMP)
 # make report REVS="main exp-name"  compares the workspace with those branches / experiments
 report: $(STAMP)
 	$(BIN)/genre-ensemble report $(foreach rev,$(REVS),--rev $(rev))
+
+# the paper's protocol as one DVC experiment (overrides listed in bench/ablation.py)
+paper: $(STAMP)
+	$(BIN)/python bench/ablation.py run paper
+
+# paper mode, each improvement alone, and the default; then the README's results table
+ablation: $(STAMP)
+	$(BIN)/python bench/ablation.py run
+	$(BIN)/python bench/ablation.py table
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -112,7 +112,7 @@ def test_repro_writes_metrics_for_every_member_and_status_is_clean(workspace):
 def test_weights_only_experiment_reruns_only_ensemble_and_evaluate(workspace):
     root, env = workspace
     result = _run(
-        ["dvc", "exp", "run", "-S", "ensemble.weights=[2,1,0.5]", "--name", "w-2-1-05"], root, env
+        ["dvc", "exp", "run", "-S", "ensemble.weights=[2,1,0.5,1]", "--name", "w-2-1-05-1"], root, env
     )
     log = result.stdout + result.stderr
     assert "Running stage 'ensemble'" in log and "Running stage 'evaluate'" in log
@@ -128,7 +128,10 @@ def test_weights_only_experiment_reruns_only_ensemble_and_evaluate(workspace):
     ):
         assert f"Running stage '{stage}'" not in log, log
     weights = json.loads((root / "metrics/ensemble.json").read_text())["weights"]
-    assert weights == pytest.approx({"stft": 2 / 3.5, "cqt": 1 / 3.5, "chroma": 0.5 / 3.5})
+    total = 4.5
+    assert weights == pytest.approx(
+        {"stft": 2 / total, "cqt": 1 / total, "chroma": 0.5 / total, "features": 1 / total}
+    )
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], root, env).stdout)
     experiments = {
         rev["name"]: rev["data"]
@@ -136,6 +139,6 @@ def test_weights_only_experiment_reruns_only_ensemble_and_evaluate(workspace):
         for experiment in baseline.get("experiments") or []
         for rev in experiment["revs"]
     }
-    params = experiments["w-2-1-05"]["params"]["params.yaml"]["data"]
-    assert params["ensemble"]["weights"] == [2, 1, 0.5]
-    assert "ensemble" in experiments["w-2-1-05"]["metrics"]["metrics/metrics.json"]["data"]
+    params = experiments["w-2-1-05-1"]["params"]["params.yaml"]["data"]
+    assert params["ensemble"]["weights"] == [2, 1, 0.5, 1]
+    assert "ensemble" in experiments["w-2-1-05-1"]["metrics"]["metrics/metrics.json"]["data"]

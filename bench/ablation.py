@@ -1,0 +1,163 @@
+"""The paper mode, each improvement alone, and the default, as named DVC experiments.
+
+    python bench/ablation.py run [NAME ...]   # dvc exp run --temp, one experiment after another
+    python bench/ablation.py table            # collect their metrics into a markdown table
+
+``run`` needs a clean git state (experiments are made from HEAD). Every experiment is an
+ordinary ``dvc exp run`` with ``-S`` overrides, printed before it starts, so each row of the
+README's results table can be reproduced by hand. Results land in ``bench/results/ablation.json``
+and ``bench/results/ablation.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+logger = logging.getLogger("ablation")
+
+# The paper's protocol: figure images of whole clips, the one-conv CNN, plain SGD with the
+# paper's 50 epochs and batch 128, and the plain sum of the three softmax vectors.
+PAPER: tuple[str, ...] = (
+    "images.style=figure",
+    "segments.seconds=0",
+    "train.architecture=paper",
+    "train.filters=32",
+    "train.optimizer=sgd",
+    "train.learning_rate=0.01",
+    "train.momentum=0.0",
+    "train.lr_schedule=constant",
+    "train.epochs=50",
+    "train.batch_size=128",
+    "train.early_stopping=0",
+    "train.spec_augment.time_masks=0",
+    "train.spec_augment.freq_masks=0",
+    "ensemble.members=[stft,cqt,chroma]",
+    "ensemble.method=sum",
+    "ensemble.weights=[1,1,1]",
+)
+
+# name -> (overrides on top of params.yaml, what the row shows)
+EXPERIMENTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "paper": (PAPER, "paper mode (figure images, whole clips, paper CNN, equal sum)"),
+    "paper-clean": ((*PAPER, "images.style=clean"), "paper + clean images (margins cropped)"),
+    "paper-segments": (
+        (*PAPER, "images.style=clean", "segments.seconds=3.0", "segments.overlap=0.5"),
+        "paper + clean images + 3 s windows, clip = mean of windows",
+    ),
+    "paper-deep": (
+        (
+            *PAPER,
+            "train.architecture=deep",
+            "train.filters=16",
+            "train.optimizer=adam",
+            "train.learning_rate=0.001",
+            "train.lr_schedule=cosine",
+            "train.epochs=20",
+            "train.batch_size=32",
+            "train.early_stopping=6",
+            "train.spec_augment.time_masks=2",
+            "train.spec_augment.freq_masks=2",
+        ),
+        "paper + deep CNN (BN, GAP, Adam, cosine LR, early stopping, SpecAugment)",
+    ),
+    "paper-learned": (
+        (*PAPER, "ensemble.method=learned", "ensemble.weights=null"),
+        "paper + weights learned on validation",
+    ),
+    "paper-features": (
+        (*PAPER, "ensemble.members=[stft,cqt,chroma,features]", "ensemble.weights=[1,1,1,1]"),
+        "paper + hand-made-features member",
+    ),
+    "default": ((), "default params.yaml (all improvements)"),
+}
+
+
+def dvc_exp_run(name: str, overrides: tuple[str, ...]) -> None:
+    command = ["dvc", "exp", "run", "--temp", "-n", name]
+    for override in overrides:
+        command += ["-S", override]
+    logger.info("%s", " ".join(c if "[" not in c else f"'{c}'" for c in command))
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def collect() -> dict[str, dict]:
+    """Metrics of the named experiments from ``dvc exp show --json``."""
+    shown = json.loads(
+        subprocess.run(
+            ["dvc", "exp", "show", "--json"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+    )
+    found = {}
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            for rev in experiment["revs"]:
+                if rev.get("name") in EXPERIMENTS and rev["name"] not in found:
+                    found[rev["name"]] = rev["data"]["metrics"]["metrics/metrics.json"]["data"]
+    return found
+
+
+def markdown_table(results: dict[str, dict]) -> str:
+    lines = [
+        "| experiment | ensemble acc. [95 % CI] | ensemble F1 | stft | cqt | chroma | features "
+        "| test clips |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, (_, description) in EXPERIMENTS.items():
+        if name not in results:
+            continue
+        metrics = results[name]
+        ensemble = metrics["ensemble"]
+        members = metrics["members"]
+        cells = [
+            f"`{name}`: {description}",
+            f"{ensemble['accuracy']:.1%} [{ensemble['accuracy_ci_low']:.1%}, "
+            f"{ensemble['accuracy_ci_high']:.1%}]",
+            f"{ensemble['f1']:.3f}",
+        ]
+        for member in ("stft", "cqt", "chroma", "features"):
+            value = members.get(member)
+            used = member in metrics["members_in_ensemble"]
+            text = f"{value['accuracy']:.1%} / {value['f1']:.2f}" if value else "n/a"
+            cells.append(text if used else f"({text})")
+        cells.append(str(metrics["n_test"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run experiments (all by default)")
+    run.add_argument("names", nargs="*", metavar="NAME", help=", ".join(EXPERIMENTS))
+    commands.add_parser("table", help="write bench/results/ablation.{json,md}")
+    args = parser.parse_args()
+    if args.command == "run":
+        unknown = [name for name in args.names if name not in EXPERIMENTS]
+        if unknown:
+            parser.error(f"unknown experiments {unknown}; choose from {', '.join(EXPERIMENTS)}")
+        for name in args.names or EXPERIMENTS:
+            dvc_exp_run(name, EXPERIMENTS[name][0])
+        return 0
+    results = collect()
+    missing = [name for name in EXPERIMENTS if name not in results]
+    if missing:
+        logger.warning("not run yet: %s (python bench/ablation.py run %s)", missing,
+                       " ".join(missing))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ablation.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown_table(results)
+    (RESULTS / "ablation.md").write_text(table)
+    sys.stdout.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
