@@ -34,3 +34,13 @@ def write_wav(path: Path, signal: np.ndarray, sr: int = SR, subtype: str = "PCM_
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+def merge_params(base: dict, override: dict) -> dict:
+    """``base`` updated in place with the nested mapping ``override`` (for params overrides)."""
+    for key, value in override.items():
+        if isinstance(value, dict):
+            merge_params(base[key], value)
+        else:
+            base[key] = value
+    return base

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO
+from .conftest import REPO, merge_params
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +40,6 @@ TINY = {
 }
 
 
-def _merge(base: dict, override: dict) -> dict:
-    for key, value in override.items():
-        if isinstance(value, dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, (
@@ -67,7 +58,7 @@ def workspace(tmp_path_factory) -> tuple[Path, dict]:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target)
-    params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
+    params = merge_params(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = dict(os.environ)
     env.update(
@@ -112,7 +103,9 @@ def test_repro_writes_metrics_for_every_member_and_status_is_clean(workspace):
 def test_weights_only_experiment_reruns_only_ensemble_and_evaluate(workspace):
     root, env = workspace
     result = _run(
-        ["dvc", "exp", "run", "-S", "ensemble.weights=[2,1,0.5,1]", "--name", "w-2-1-05-1"], root, env
+        ["dvc", "exp", "run", "-S", "ensemble.weights=[2,1,0.5,1]", "--name", "w-2-1-05-1"],
+        root,
+        env,
     )
     log = result.stdout + result.stderr
     assert "Running stage 'ensemble'" in log and "Running stage 'evaluate'" in log
