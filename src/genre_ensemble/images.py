@@ -7,16 +7,16 @@ import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, parallel_config
 from PIL import Image
-from tqdm import tqdm
 
 from genre_ensemble.audio import AudioError, load_clip
 from genre_ensemble.fileio import atomic_path, write_csv
+from genre_ensemble.parallel import parallel_map
 from genre_ensemble.params import REPRESENTATIONS, ImageParams, SegmentParams
 from genre_ensemble.representations import compute_representations, hop_length, render
 from genre_ensemble.segments import frame_slices
@@ -129,7 +129,8 @@ def build_image_sets(
     manifest : pd.DataFrame
         Columns track, genre, path, split (see :mod:`genre_ensemble.dataset`).
     backend : str
-        Any joblib backend: ``loky`` (local processes) or e.g. ``dask`` with a cluster client.
+        A joblib backend (see :func:`genre_ensemble.parallel.joblib_backend`): ``loky`` for
+        local processes, ``dask`` or ``ray`` for a cluster.
 
     Returns
     -------
@@ -140,13 +141,12 @@ def build_image_sets(
     clips = manifest[manifest["split"] != ""][["track", "genre", "path", "split"]]
     rows: list[dict] = []
     with _temporary_folders(out_root, job.names) as temp_dirs:
-        tasks = (delayed(_clip_to_pngs)(row, job, temp_dirs) for row in clips.to_dict("records"))
-        with parallel_config(backend=backend, n_jobs=n_jobs):
-            results: Iterable[list[dict]] = Parallel(return_as="generator")(tasks)
-            for clip_rows in tqdm(
-                results, total=len(clips), desc="images", unit="clip", disable=not progress
-            ):
-                rows.extend(clip_rows)
+        worker = partial(_clip_to_pngs, job=job, out_dirs=temp_dirs)
+        for clip_rows in parallel_map(
+            worker, clips.to_dict("records"), n_jobs=n_jobs, backend=backend, desc="images",
+            progress=progress,
+        ):
+            rows.extend(clip_rows)
         failed = [row for row in rows if "error" in row]
         for row in failed:
             logger.warning("no images for %s: %s", row["track"], row["error"])

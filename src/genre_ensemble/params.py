@@ -6,6 +6,7 @@ Every stage calls :func:`load_params` once, before any heavy work. A wrong value
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ SPLIT_METHODS: tuple[str, ...] = ("stratified", "fault_filtered")
 ENSEMBLE_METHODS: tuple[str, ...] = ("sum", "learned")
 FEATURE_CLASSIFIERS: tuple[str, ...] = ("logistic", "random_forest", "gradient_boosting")
 JOBLIB_BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "dask", "ray")
+# cluster backends are optional installs: the module they need and the package that brings it
+CLUSTER_BACKEND_MODULES: dict[str, str] = {"dask": "dask.distributed", "ray": "ray.util.joblib"}
+CLUSTER_BACKEND_PACKAGES: dict[str, str] = {"dask": "dask[distributed]", "ray": "ray"}
 
 
 class ParamsError(ValueError):
@@ -261,13 +265,21 @@ def _images(section: _Section) -> ImageParams:
         librosa.note_to_hz(fmin)
     except Exception as error:  # librosa raises ParameterError for a malformed note name
         raise ParamsError(cqt.key("fmin"), f"is {fmin!r}", "use a note name such as C1") from error
+    backend = section.choice("backend", JOBLIB_BACKENDS)
+    cluster_module = CLUSTER_BACKEND_MODULES.get(backend)
+    if cluster_module and importlib.util.find_spec(cluster_module.split(".")[0]) is None:
+        raise ParamsError(
+            section.key("backend"),
+            f"is {backend!r} but {cluster_module} is not installed",
+            f"pip install '{CLUSTER_BACKEND_PACKAGES[backend]}' or use loky",
+        )
     return ImageParams(
         style=section.choice("style", IMAGE_STYLES),
         height=section.integer("height", minimum=16),
         width=section.integer("width", minimum=16),
         top_db=section.number("top_db", low=1.0),
         n_jobs=section.integer("n_jobs", minimum=-1),
-        backend=section.choice("backend", JOBLIB_BACKENDS),
+        backend=backend,
         stft=StftParams(n_fft=n_fft, hop_length=stft.integer("hop_length", minimum=16)),
         cqt=CqtParams(
             hop_length=cqt.integer("hop_length", minimum=16),

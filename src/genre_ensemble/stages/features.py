@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
-from joblib import Parallel, delayed, parallel_config
-from tqdm import tqdm
 
 from genre_ensemble.audio import AudioError, load_clip
 from genre_ensemble.features import window_features
 from genre_ensemble.fileio import write_csv
+from genre_ensemble.parallel import parallel_map
 from genre_ensemble.params import Params
 from genre_ensemble.stages._common import FEATURES_TABLE, MANIFEST, logger, run_stage
 
@@ -38,13 +39,14 @@ def _clip_rows(row: dict, params: Params) -> list[dict]:
 def features(params: Params) -> None:
     manifest = pd.read_csv(MANIFEST, keep_default_na=False)
     clips = manifest[manifest["split"] != ""].to_dict("records")
-    with parallel_config(backend=params.images.backend, n_jobs=params.images.n_jobs):
-        results = Parallel(return_as="generator")(delayed(_clip_rows)(row, params) for row in clips)
-        rows = [
-            r
-            for clip in tqdm(results, total=len(clips), desc="features", unit="clip")
-            for r in clip
-        ]
+    results = parallel_map(
+        partial(_clip_rows, params=params),
+        clips,
+        n_jobs=params.images.n_jobs,
+        backend=params.images.backend,
+        desc="features",
+    )
+    rows = [row for clip_rows in results for row in clip_rows]
     table = pd.DataFrame(rows)
     write_csv(FEATURES_TABLE, table)
     logger.info("features: %d windows x %d descriptors", len(table), table.shape[1] - 4)
