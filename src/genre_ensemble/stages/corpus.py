@@ -11,6 +11,15 @@ def corpus(params: Params) -> None:
     from genre_ensemble.synthetic import write_corpus
 
     settings = params.synthetic
+    if params.data.source != "synthetic":
+        # DVC needs the output to exist, but a GTZAN run has no use for generated audio
+        with atomic_path(SYNTHETIC_DIR) as temp:
+            temp.mkdir()
+            (temp / "NOT_GENERATED.txt").write_text(
+                f"data.source is {params.data.source!r}: no synthetic corpus generated.\n"
+            )
+        logger.info("data.source is %s: synthetic corpus not generated", params.data.source)
+        return
     with atomic_path(SYNTHETIC_DIR) as temp:
         paths = write_corpus(
             temp,
