@@ -99,7 +99,13 @@ def collect() -> dict[str, dict]:
         for experiment in baseline.get("experiments") or []:
             for rev in experiment["revs"]:
                 if rev.get("name") in EXPERIMENTS and rev["name"] not in found:
-                    found[rev["name"]] = rev["data"]["metrics"]["metrics/metrics.json"]["data"]
+                    data = rev["data"]
+                    metrics = dict(data["metrics"]["metrics/metrics.json"]["data"])
+                    # DVC keeps only scalar metrics: the member list comes from the params
+                    params = data["params"]["params.yaml"]["data"]
+                    metrics["members_in_ensemble"] = params["ensemble"]["members"]
+                    metrics["ensemble_method"] = params["ensemble"]["method"]
+                    found[rev["name"]] = metrics
     return found
 
 
@@ -149,8 +155,9 @@ def main() -> int:
     results = collect()
     missing = [name for name in EXPERIMENTS if name not in results]
     if missing:
-        logger.warning("not run yet: %s (python bench/ablation.py run %s)", missing,
-                       " ".join(missing))
+        logger.warning(
+            "not run yet: %s (python bench/ablation.py run %s)", missing, " ".join(missing)
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ablation.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown_table(results)

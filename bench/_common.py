@@ -1,0 +1,259 @@
+"""What the benchmarks share: the machine's description, results files, synthetic audio and a
+workspace holding a completed pipeline run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+BIN = Path(sys.executable).parent
+# The workspace with a completed `dvc repro` that exp_weights.py and predict_latency.py use.
+WORKSPACE = REPO / ".cache" / "bench" / "pipeline"
+WORKSPACE_INFO = WORKSPACE.parent / "pipeline.json"  # how the workspace was made
+# Not copied into a workspace: environments, caches, git history (a fresh one is made).
+NOT_COPIED = (".venv", ".cache", ".git", "reports", "__pycache__", ".pytest_cache",
+              ".ruff_cache", "results", "*.egg-info")
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
+os.environ.setdefault("MPLCONFIGDIR", str(REPO / ".cache" / "matplotlib"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def single_thread() -> None:
+    """Pin numerical libraries to one thread (call before importing numpy), so that a
+    single-process measurement is a per-core one."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                 "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+        os.environ[name] = "1"
+
+
+def machine() -> dict:
+    """CPU, cores, memory, load and library versions: what a number was measured on."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gib = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        total_kib = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
+        memory_gib = round(total_kib / 2**20, 1)
+    versions = {}
+    for module in ("numpy", "librosa", "PIL", "joblib", "keras", "tensorflow", "dvc"):
+        try:
+            from importlib.metadata import version
+
+            versions[module] = version({"PIL": "pillow", "tensorflow": "tensorflow-cpu"}.get(
+                module, module))
+        except Exception:  # not installed
+            versions[module] = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def median(values: Iterable[float]) -> float:
+    return float(statistics.median(list(values)))
+
+
+def write_results(name: str, results: dict) -> Path:
+    """Write ``bench/results/<name>.json`` (with the machine and the command) and return it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "benchmark": name,
+        "command": " ".join(["python", *[_relative(a) for a in sys.argv]]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        **results,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def _relative(argument: str) -> str:
+    try:
+        return str(Path(argument).resolve().relative_to(REPO))
+    except ValueError:
+        return argument
+
+
+def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
+    """A plain-text table, right-aligned numbers."""
+    cells = [[str(c) for c in header], *[[_cell(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(row, widths, strict=True))) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def write_clips(folder: Path, count: int, *, seconds: float, sr: int = 22050, seed: int = 7,
+                n_jobs: int = 2) -> list[Path]:
+    """``count`` synthetic clips (genres in turn) as 16-bit mono WAV files, in parallel."""
+    from joblib import Parallel, delayed
+
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = (delayed(_write_clip)(folder, number, seconds, sr, seed) for number in range(count))
+    return list(Parallel(n_jobs=n_jobs)(jobs))
+
+
+def _write_clip(folder: Path, number: int, seconds: float, sr: int, seed: int) -> Path:
+    import soundfile
+
+    from genre_ensemble.genres import GENRES
+    from genre_ensemble.synthetic import synthesize_clip
+
+    genre = GENRES[number % len(GENRES)]
+    path = folder / f"{genre}.{number:05d}.wav"
+    soundfile.write(str(path), synthesize_clip(genre, seed + number, seconds=seconds, sr=sr), sr,
+                    subtype="PCM_16")
+    return path
+
+
+def manifest_for(paths: Sequence[Path], split: str = "train"):
+    """A minimal manifest (track, genre, path, split) for :func:`build_image_sets`."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "track": [p.stem for p in paths],
+        "genre": [p.stem.split(".")[0] for p in paths],
+        "path": [str(p) for p in paths],
+        "split": split,
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# A workspace with a completed pipeline run
+
+
+def tool_env(root: Path) -> dict[str, str]:
+    """Environment for dvc / git / python subprocesses run in a workspace copy."""
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(root / "src"),
+        DVC_SITE_CACHE_DIR=env.get("DVC_SITE_CACHE_DIR", str(REPO / ".cache" / "dvc-site")),
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.invalid",
+        GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.invalid",
+    )
+    return env
+
+
+def run(args: Sequence[str], cwd: Path, *, env: dict | None = None,
+        timeout: float = 7200) -> subprocess.CompletedProcess:
+    """Run a command, raise with its output tail if it fails."""
+    result = subprocess.run(list(args), cwd=cwd, env=env or tool_env(cwd), capture_output=True,
+                            text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n"
+                           f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return result
+
+
+def completed_run(root: Path) -> bool:
+    """Whether ``root`` holds a finished pipeline run (lock file, models, ensemble weights)."""
+    needed = ["dvc.lock", "metrics/ensemble.json", "metrics/metrics.json",
+              *(f"models/{m}.keras" for m in ("stft", "cqt", "chroma"))]
+    return all((root / name).is_file() for name in needed)
+
+
+def workspace_settings(root: Path) -> dict:
+    """The params of a workspace that decide the cost of predicting and training."""
+    import yaml
+
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    return {
+        "clip_seconds": raw["data"]["clip_seconds"],
+        "segments": raw["segments"],
+        "image_size": [raw["images"]["height"], raw["images"]["width"]],
+        "architecture": raw["train"]["architecture"],
+        "filters": raw["train"]["filters"],
+        "members": raw["ensemble"]["members"],
+    }
+
+
+def copy_tree(source: Path, target: Path, *, exclude: Sequence[str] = NOT_COPIED) -> None:
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(*exclude))
+
+
+def git_commit(root: Path, message: str) -> None:
+    env = tool_env(root)
+    if not (root / ".git").is_dir():
+        run(["git", "init", "-q", "-b", "main"], root, env=env)
+    run(["git", "add", "-A"], root, env=env)
+    run(["git", "commit", "-q", "--allow-empty", "-m", message], root, env=env)
+
+
+DVC_REPRO = "import sys; from dvc.cli import main; sys.exit(main(['repro']))"
+
+
+def pipeline_workspace(*, fresh: bool = False, log=print) -> tuple[Path, dict]:
+    """A git + DVC workspace with an up-to-date pipeline run (params.yaml as in the repository).
+
+    The repository is copied (with its outputs and DVC cache when it has a run) into
+    ``.cache/bench/pipeline``, committed, and ``dvc repro`` brings it up to date: a no-op when
+    the repository's run is current, the stale stages otherwise, everything (about 10-20
+    minutes on 2 cores) when the repository was never run. Later calls reuse the workspace.
+
+    Returns
+    -------
+    root : Path
+    info : dict
+        ``source`` (how the run was made), ``repro_seconds`` and ``stages_run`` by the bench.
+    """
+    marker = WORKSPACE_INFO
+    if not fresh and marker.is_file() and completed_run(WORKSPACE):
+        return WORKSPACE, json.loads(marker.read_text())
+    shutil.rmtree(WORKSPACE, ignore_errors=True)
+    WORKSPACE.parent.mkdir(parents=True, exist_ok=True)
+    copy_tree(REPO, WORKSPACE)
+    had_run = completed_run(WORKSPACE)
+    git_commit(WORKSPACE, "snapshot of the repository")
+    log(f"running `dvc repro` in {WORKSPACE} (log: {WORKSPACE.parent / 'repro.log'}); "
+        + ("the repository's run is reused where it is current" if had_run else
+           "the repository has no run: the whole pipeline runs (10-20 minutes)"))
+    started = time.perf_counter()
+    log_path = WORKSPACE.parent / "repro.log"
+    with log_path.open("w") as log_file:
+        # DVC's own entry point; the log file shows progress while it runs
+        status = subprocess.run([sys.executable, "-c", DVC_REPRO], cwd=WORKSPACE,
+                                env=tool_env(WORKSPACE), stdout=log_file,
+                                stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        raise RuntimeError(f"dvc repro failed ({status}); see {log_path}")
+    stages = re.findall(r"Running stage '([^']+)'", log_path.read_text(errors="replace"))
+    source = ("bench repro" if not had_run else
+              "repository run" + (", stale stages rerun by the bench" if stages else ""))
+    info = {"source": source, "repro_seconds": round(time.perf_counter() - started, 1),
+            "stages_run": stages}
+    git_commit(WORKSPACE, "pipeline run")
+    marker.write_text(json.dumps(info) + "\n")
+    return WORKSPACE, info

@@ -1,0 +1,127 @@
+"""Training throughput (images/s per epoch) of each CNN architecture.
+
+:func:`genre_ensemble.training.train_member` trains each architecture with params.yaml's
+``train`` settings (batch size, optimizer, SpecAugment) on random uint8 images of params.yaml's
+image size; the content does not change the cost. An epoch's rate counts only its training
+steps (first step start to last step end), not the validation pass. Epoch 1 also traces the
+graph, so the rate is the median of the later epochs; epoch 1 is reported on its own.
+
+TensorFlow uses every core (its default); the machine's core count is in the results.
+
+Example::
+
+    python bench/training.py --images 1024 --epochs 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, median, table, write_results
+
+logger = logging.getLogger("bench.training")
+
+
+def epoch_timer():
+    """A Keras callback recording, per epoch, the seconds of its training steps."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.train_seconds: list[float] = []
+            self.epoch_seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.begin = self.last_step = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.last_step = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.train_seconds.append(self.last_step - self.begin)
+            self.epoch_seconds.append(time.perf_counter() - self.begin)
+
+    return EpochTimer()
+
+
+def images_and_index(count: int, shape: tuple[int, int, int], val: int, seed: int = 0):
+    """Random images, genres in turn, the first ``count`` train and ``val`` more for val."""
+    import numpy as np
+    import pandas as pd
+
+    from genre_ensemble.genres import GENRES
+
+    rng = np.random.default_rng(seed)
+    total = count + val
+    images = rng.integers(0, 256, (total, *shape), dtype=np.uint8)
+    index = pd.DataFrame({
+        "track": [f"clip{i:05d}" for i in range(total)],
+        "genre": [GENRES[i % len(GENRES)] for i in range(total)],
+        "split": ["train"] * count + ["val"] * val,
+        "window": 0,
+    })
+    return images, index
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=1024, help="training images per epoch")
+    parser.add_argument("--val", type=int, default=128, help="validation images")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--architectures", nargs="+", default=["paper", "deep"])
+    parser.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    return parser.parse_args()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = parse_args()
+    from genre_ensemble.params import load_params
+    from genre_ensemble.training import train_member
+
+    params = load_params(args.params)
+    shape = (params.images.height, params.images.width,
+             3 if params.images.style == "figure" else 1)
+    images, index = images_and_index(args.images, shape, args.val)
+    results, rows = {}, []
+    for architecture in args.architectures:
+        settings = replace(params.train, architecture=architecture, epochs=args.epochs,
+                           early_stopping=0)
+        timer = epoch_timer()
+        logger.info("%s: %d images of %s, %d epochs", architecture, args.images, shape,
+                    args.epochs)
+        model, _ = train_member(images, index, settings, callbacks=[timer], verbose=0)
+        rates = [args.images / s for s in timer.train_seconds]
+        later = rates[1:] or rates
+        results[architecture] = {
+            "parameters": int(model.count_params()),
+            "train_seconds_per_epoch": [round(s, 3) for s in timer.train_seconds],
+            "epoch_seconds_with_validation": [round(s, 3) for s in timer.epoch_seconds],
+            "images_per_second_first_epoch": round(rates[0], 1),
+            "images_per_second": round(median(later), 1),
+        }
+        rows.append((architecture, int(model.count_params()), rates[0], median(later),
+                     median(timer.train_seconds[1:] or timer.train_seconds)))
+    print(f"\ntraining throughput, {args.images} images of {shape[0]}x{shape[1]}x{shape[2]}, "
+          f"batch {params.train.batch_size}, {params.train.optimizer}, median of epochs "
+          f"2..{args.epochs}")
+    print(table(rows, ["architecture", "parameters", "epoch 1 img/s", "img/s", "s/epoch"]))
+    path = write_results("training", {
+        "settings": {"images": args.images, "val": args.val, "epochs": args.epochs,
+                     "shape": list(shape), "batch_size": params.train.batch_size,
+                     "optimizer": params.train.optimizer, "filters": params.train.filters,
+                     "spec_augment": vars(params.train.spec_augment)},
+        "architectures": results,
+    })
+    print(f"results: {path.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
