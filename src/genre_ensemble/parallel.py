@@ -57,7 +57,20 @@ def parallel_map(
     Results stream back as they finish (except on backends that cannot stream), so the caller
     holds one small result per item, never all inputs' intermediate data.
     """
-    return_as = "list" if backend in NON_STREAMING_BACKENDS else "generator"
-    with joblib_backend(backend, n_jobs):
-        results: Any = Parallel(return_as=return_as)(delayed(function)(item) for item in items)
-        yield from tqdm(results, total=len(items), desc=desc, unit=unit, disable=not progress)
+    items = list(items)
+    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
+    with bar:
+        if n_jobs != 1 and items:
+            # The first item runs here, so librosa's numba kernels are compiled and written to
+            # the on-disk cache once, before any worker starts: workers compiling into an empty
+            # NUMBA_CACHE_DIR at the same time can read each other's half-written files and
+            # crash (seen as SIGSEGV on a fresh clone).
+            yield function(items[0])
+            bar.update()
+            items = items[1:]
+        return_as = "list" if backend in NON_STREAMING_BACKENDS else "generator"
+        with joblib_backend(backend, n_jobs):
+            results: Any = Parallel(return_as=return_as)(delayed(function)(i) for i in items)
+            for result in results:
+                yield result
+                bar.update()
