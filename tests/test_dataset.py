@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile
+import yaml
 
 from genre_ensemble.audio import AudioError, load_clip
 from genre_ensemble.dataset import (
@@ -164,3 +169,57 @@ def test_fault_filtered_lists_parse_and_map_onto_both_layouts(tmp_path):
         # jazz.00054 is on the train list but corrupt in this copy: reported missing
         assert "jazz.00054" in missing
         assert len(missing) == len(listed) - len(usable_listed)
+
+
+def _run_prepare(workspace: Path, gtzan: Path, method: str) -> subprocess.CompletedProcess:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["data"].update(source="gtzan", gtzan_dir=str(gtzan), clip_seconds=1.0)
+    raw["segments"]["seconds"] = 0.0
+    raw["split"]["method"] = method
+    (workspace / "params.yaml").write_text(yaml.safe_dump(raw))
+    (workspace / "data").mkdir(exist_ok=True)
+    if not (workspace / "data/splits").exists():
+        shutil.copytree(REPO / "data/splits", workspace / "data/splits")
+    return subprocess.run(
+        [sys.executable, "-m", "genre_ensemble.stages.prepare"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("layout", ["genres", "genres_original"])
+def test_prepare_stage_on_a_fake_gtzan_copy(tmp_path, layout):
+    """The real stage entry point: damaged clips reported and counted, both split methods."""
+    gtzan = fake_gtzan(tmp_path / "gtzan", layout, clips_per_genre=15)
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    result = _run_prepare(workspace, gtzan, "stratified")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((workspace / "metrics/data.json").read_text())
+    assert summary["clips"] == 153 and summary["skipped"] == 3 and summary["usable"] == 150
+    assert summary["train"] + summary["val"] + summary["test"] == 150
+    skipped = pd.read_csv(workspace / "metrics/skipped_clips.csv")
+    assert sorted(skipped["track"]) == ["jazz.00054", "jazz.00055", "jazz.00056"]
+    assert skipped["reason"].str.len().gt(0).all()
+
+    result = _run_prepare(workspace, gtzan, "fault_filtered")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((workspace / "metrics/data.json").read_text())
+    manifest = pd.read_csv(workspace / "data/prepared/manifest.csv", keep_default_na=False)
+    listed = set(read_track_list(REPO / "data/splits/fault_filtered_train.txt"))
+    train = set(manifest.loc[manifest["split"] == "train", "track"])
+    assert train and train <= listed
+    assert summary["missing_listed"] > 0 and summary["unused"] > 0
+
+
+def test_prepare_stage_names_the_path_when_a_genre_folder_is_missing(tmp_path):
+    gtzan = fake_gtzan(tmp_path / "gtzan", "genres_original", clips_per_genre=2)
+    shutil.rmtree(gtzan / "genres_original" / "reggae")
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    result = _run_prepare(workspace, gtzan, "stratified")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "reggae: genre folder missing" in result.stderr
+    assert not (workspace / "data/prepared").exists()

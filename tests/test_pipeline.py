@@ -135,3 +135,20 @@ def test_weights_only_experiment_reruns_only_ensemble_and_evaluate(workspace):
     params = experiments["w-2-1-05-1"]["params"]["params.yaml"]["data"]
     assert params["ensemble"]["weights"] == [2, 1, 0.5, 1]
     assert "ensemble" in experiments["w-2-1-05-1"]["metrics"]["metrics/metrics.json"]["data"]
+
+
+def test_no_clip_has_windows_on_both_sides_of_a_split(workspace):
+    """Windows inherit their clip's split: the manifest's split, for every image of every rep."""
+    import pandas as pd
+
+    root, _ = workspace
+    manifest = pd.read_csv(root / "data/prepared/manifest.csv", keep_default_na=False)
+    split_of = dict(zip(manifest["track"], manifest["split"], strict=True))
+    for rep in ("stft", "cqt", "chroma"):
+        index = pd.read_csv(root / f"data/images/{rep}/index.csv", keep_default_na=False)
+        assert index.groupby("track")["window"].count().min() > 1  # clips really were cut
+        assert (index.groupby("track")["split"].nunique() == 1).all()
+        assert (index["split"] == index["track"].map(split_of)).all()
+        tracks = {s: set(index.loc[index["split"] == s, "track"]) for s in ("train", "val", "test")}
+        assert not (tracks["train"] & tracks["test"] or tracks["val"] & tracks["test"])
+        assert not tracks["train"] & tracks["val"]
