@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from joblib import Parallel, delayed, parallel_config
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 Item = TypeVar("Item")
@@ -65,7 +67,12 @@ def parallel_map(
             # the on-disk cache once, before any worker starts: workers compiling into an empty
             # NUMBA_CACHE_DIR at the same time can read each other's half-written files and
             # crash (seen as SIGSEGV on a fresh clone).
-            yield function(items[0])
+            # Same BLAS/OpenMP thread limit as joblib gives its workers, so the result is
+            # bit-identical to a worker's (summation order depends on the thread count).
+            workers = os.cpu_count() or 1 if n_jobs < 0 else n_jobs
+            with threadpool_limits(limits=max(1, (os.cpu_count() or 1) // workers)):
+                first = function(items[0])
+            yield first
             bar.update()
             items = items[1:]
         return_as = "list" if backend in NON_STREAMING_BACKENDS else "generator"
