@@ -107,3 +107,21 @@ def test_spec_augment_masks_bands_reproducibly(settings):
         covered = rows[:, None] | columns[None, :]
         np.testing.assert_array_equal(image, covered)
         assert rows.sum() <= 2 * 8 and columns.sum() <= 2 * 8
+
+
+def test_saving_the_same_model_twice_gives_identical_bytes(settings, tmp_path):
+    import time
+
+    from genre_ensemble.training import load_model, save_model, train_member
+
+    images, index = _band_images(per_genre=10)
+    chosen = replace(settings, architecture="deep", filters=4, epochs=1)
+    model, _ = train_member(images, index, chosen, verbose=0)
+    save_model(model, tmp_path / "first.keras")
+    time.sleep(1.1)  # Keras stamps the save time to the second
+    save_model(model, tmp_path / "second.keras")
+    assert (tmp_path / "first.keras").read_bytes() == (tmp_path / "second.keras").read_bytes()
+    reloaded = load_model(tmp_path / "second.keras")
+    np.testing.assert_allclose(
+        reloaded.predict(images[:3], verbose=0), model.predict(images[:3], verbose=0), atol=1e-6
+    )

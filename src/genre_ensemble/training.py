@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import re
+import tempfile
+import zipfile
 from pathlib import Path
 
 import keras
@@ -161,8 +165,44 @@ def train_member(
 
 
 def save_model(model: keras.Model, path: str | Path) -> None:
-    """Save as ``.keras`` atomically."""
-    write_with(path, model.save)  # the temporary keeps the .keras suffix Keras requires
+    """Save as ``.keras`` atomically, byte-identical for identical weights.
+
+    Keras stamps each archive with its save time, Python object ids and file dates; those are
+    replaced by fixed values so that retraining with the same seed reproduces the same file
+    (and DVC sees no change).
+    """
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as folder:
+        raw = Path(folder) / path.name
+        model.save(raw)
+        write_with(path, lambda temp: canonical_keras_archive(raw, temp))
+
+
+def canonical_keras_archive(source: Path, target: Path) -> None:
+    """Copy a ``.keras`` zip with its volatile fields fixed.
+
+    ``metadata.json``'s ``date_saved`` is dropped, the ``shared_object_id`` values in
+    ``config.json`` (Python ``id()``s, different in every process) are renumbered in order of
+    appearance, and every entry gets the same date. Loading is unaffected.
+    """
+    ids: dict[str, str] = {}
+
+    def renumber(match: re.Match) -> str:
+        number = ids.setdefault(match.group(1), str(len(ids) + 1))
+        return f'"shared_object_id": {number}'
+
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for info in original.infolist():
+            data = original.read(info.filename)
+            if info.filename == "metadata.json":
+                metadata = json.loads(data)
+                metadata.pop("date_saved", None)
+                data = json.dumps(metadata).encode()
+            elif info.filename == "config.json":
+                data = re.sub(r'"shared_object_id": (\d+)', renumber, data.decode()).encode()
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+            copy.writestr(entry, data)
 
 
 def load_model(path: str | Path) -> keras.Model:
