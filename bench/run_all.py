@@ -21,6 +21,7 @@ from _common import REPO, RESULTS
 BENCH = REPO / "bench"
 FULL: dict[str, list[str]] = {
     "image_stage": [],
+    "image_per_representation": [],
     "training": [],
     "exp_weights": [],
     "predict_latency": [],
@@ -28,6 +29,7 @@ FULL: dict[str, list[str]] = {
 }
 QUICK: dict[str, list[str]] = {
     "image_stage": ["--clips", "4", "--paper-clips", "1"],
+    "image_per_representation": ["--clips", "4", "--repeats", "3"],
     "training": ["--images", "256", "--epochs", "3"],
     "exp_weights": ["--repeats", "2"],
     "predict_latency": ["--files", "10", "--repeats", "2"],

@@ -1,0 +1,60 @@
+"""Image-stage cost per clip for each representation alone (transform + render + PNG).
+
+    python bench/image_per_representation.py [--seconds 10] [--clips 8] [--repeats 5]
+
+One process, numerical libraries on one thread. Prints milliseconds per clip (median over
+repeats) and writes bench/results/image_per_representation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import REPO, median, single_thread, table, write_results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    single_thread()
+    from genre_ensemble.images import ImageJob, signal_images, write_png
+    from genre_ensemble.params import REPRESENTATIONS, load_params
+    from genre_ensemble.synthetic import synthesize_clip
+
+    params = load_params(REPO / "params.yaml")
+    sr = params.data.sample_rate
+    signals = [
+        synthesize_clip("jazz", seed, seconds=args.seconds, sr=sr) for seed in range(args.clips)
+    ]
+    rows, results = [], {}
+    with tempfile.TemporaryDirectory() as folder:
+        for names in [(name,) for name in REPRESENTATIONS] + [REPRESENTATIONS]:
+            job = ImageJob(sr, args.seconds, params.images, params.segments, names=names)
+            signal_images(signals[0], job)  # warm-up: numba compilation, caches
+            runs = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                for number, signal in enumerate(signals):
+                    for name, images in signal_images(signal, job).items():
+                        for window, pixels in enumerate(images):
+                            write_png(Path(folder) / f"{name}.{number}.{window}.png", pixels)
+                runs.append((time.perf_counter() - start) / len(signals) * 1000)
+            label = " + ".join(names)
+            results[label] = {"ms_per_clip": median(runs), "runs_ms": runs}
+            rows.append((label, f"{median(runs):.1f}"))
+    sys.stdout.write(table(rows, ("representations", f"ms per {args.seconds:g} s clip")) + "\n")
+    write_results(
+        "image_per_representation",
+        {"settings": vars(args), "results": results},
+    )
+
+
+if __name__ == "__main__":
+    main()
