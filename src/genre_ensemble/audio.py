@@ -12,6 +12,8 @@ import soundfile
 logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+# Largest absolute sample value of a signal that still counts as digital silence.
+SILENCE_THRESHOLD = 1e-6
 
 
 class AudioError(Exception):
@@ -99,14 +101,21 @@ def fix_length(signal: np.ndarray, n_samples: int) -> np.ndarray:
     return np.pad(signal, (0, n_samples - signal.shape[0]))
 
 
-def load_clip(path: str | Path, *, sample_rate: int, seconds: float | None) -> np.ndarray:
-    """Decode, resample to ``sample_rate`` and fix the length of one clip.
+def is_silent(signal: np.ndarray) -> bool:
+    """True when no sample exceeds :data:`SILENCE_THRESHOLD`: digital silence, not a clip."""
+    return not np.any(np.abs(signal) > SILENCE_THRESHOLD)
+
+
+def conform(signal: np.ndarray, sr: int, *, sample_rate: int, seconds: float | None) -> np.ndarray:
+    """Bring a decoded mono signal to the pipeline's rate and clip length.
 
     Parameters
     ----------
-    path : str or Path
+    signal : np.ndarray, shape (n_samples,)
+    sr : int
+        Its sample rate in Hz.
     sample_rate : int
-        Target rate in Hz (the file's own rate is converted with soxr via librosa).
+        Target rate in Hz (converted with soxr via librosa when different).
     seconds : float or None
         Length of the result; short clips (GTZAN has 29.9 s ones) are padded with trailing
         silence, long ones trimmed from the end. None keeps the whole signal.
@@ -118,15 +127,29 @@ def load_clip(path: str | Path, *, sample_rate: int, seconds: float | None) -> n
     Raises
     ------
     AudioError
-        See :func:`decode`; also when the clip is digital silence.
+        If the signal is empty or digital silence.
     """
-    signal, sr = decode(path)
+    if signal.size == 0:
+        raise AudioError("decoded to zero samples")
     if sr != sample_rate:
         import librosa
 
-        signal = librosa.resample(signal, orig_sr=sr, target_sr=sample_rate).astype(np.float32)
-    if not np.any(np.abs(signal) > 1e-6):
+        signal = librosa.resample(signal, orig_sr=sr, target_sr=sample_rate)
+    signal = np.asarray(signal, dtype=np.float32)
+    if is_silent(signal):
         raise AudioError("silent: every sample is zero")
     if seconds is not None:
         signal = fix_length(signal, int(round(seconds * sample_rate)))
     return signal
+
+
+def load_clip(path: str | Path, *, sample_rate: int, seconds: float | None) -> np.ndarray:
+    """Decode one file and :func:`conform` it: mono, ``sample_rate``, ``seconds`` long.
+
+    Raises
+    ------
+    AudioError
+        See :func:`decode` and :func:`conform`.
+    """
+    signal, sr = decode(path)
+    return conform(signal, sr, sample_rate=sample_rate, seconds=seconds)

@@ -7,12 +7,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from genre_ensemble.audio import AUDIO_EXTENSIONS, AudioError, decode
+from genre_ensemble.audio import AUDIO_EXTENSIONS, AudioError, decode, is_silent
 from genre_ensemble.genres import GENRES
 
 logger = logging.getLogger(__name__)
@@ -132,7 +131,7 @@ def check_clip(path: str | Path) -> ClipCheck:
         signal, sr = decode(path)
     except AudioError as error:
         return ClipCheck("skipped", str(error), 0.0, 0, 0)
-    if not np.any(np.abs(signal) > 1e-6):
+    if is_silent(signal):
         return ClipCheck("skipped", "silent: every sample is zero", signal.size / sr, sr, 1)
     try:
         import soundfile

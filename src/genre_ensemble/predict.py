@@ -51,7 +51,6 @@ ENSEMBLE_JSON = Path("metrics") / "ensemble.json"
 MODELS_DIR = Path("models")
 EXIT_OK, EXIT_FILE_FAILED, EXIT_NO_MODELS = 0, 1, 2
 BATCH_SIZE = 256  # windows per forward pass, as in training.train_member
-SILENCE = 1e-6  # the pipeline's threshold for digital silence (genre_ensemble.audio.load_clip)
 
 
 class ModelsUnavailableError(Exception):
@@ -299,7 +298,7 @@ def split_chunks(signal: np.ndarray, sr: int, clip_seconds: float) -> list[np.nd
         consecutive clips, the last one ending at the signal's end, silent clips left out
         (unless all are silent).
     """
-    from genre_ensemble.audio import fix_length
+    from genre_ensemble.audio import fix_length, is_silent
 
     size = int(round(clip_seconds * sr))
     if signal.shape[0] <= size:
@@ -308,7 +307,7 @@ def split_chunks(signal: np.ndarray, sr: int, clip_seconds: float) -> list[np.nd
     if starts[-1] + size < signal.shape[0]:
         starts.append(signal.shape[0] - size)
     chunks = [signal[start : start + size] for start in starts]
-    audible = [chunk for chunk in chunks if np.any(np.abs(chunk) > SILENCE)]
+    audible = [chunk for chunk in chunks if not is_silent(chunk)]
     return audible or chunks
 
 
@@ -360,20 +359,12 @@ def signal_inputs(
     genre_ensemble.audio.AudioError
         If the signal is empty or digital silence.
     """
-    from genre_ensemble.audio import AudioError
+    from genre_ensemble.audio import conform
 
     signal = np.asarray(signal, dtype=np.float32)
     if signal.ndim != 1:
         raise ValueError(f"expected a mono signal, got shape {signal.shape}")
-    if signal.size == 0:
-        raise AudioError("decoded to zero samples")
-    if sr != params.data.sample_rate:
-        import librosa
-
-        signal = librosa.resample(signal, orig_sr=sr, target_sr=params.data.sample_rate)
-        signal = signal.astype(np.float32)
-    if not np.any(np.abs(signal) > SILENCE):
-        raise AudioError("silent: every sample is zero")
+    signal = conform(signal, sr, sample_rate=params.data.sample_rate, seconds=None)
     chunks = split_chunks(signal, params.data.sample_rate, params.data.clip_seconds)
     return chunk_inputs(chunks, params, members, seconds=signal.shape[0] / params.data.sample_rate)
 
