@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -16,6 +16,8 @@ Result = TypeVar("Result")
 
 # joblib's multiprocessing backend cannot hand results back one by one
 NON_STREAMING_BACKENDS = frozenset({"multiprocessing"})
+# backends whose workers are local processes, which joblib limits to cpu_count // n_jobs threads
+PROCESS_BACKENDS = frozenset({"loky", "multiprocessing"})
 
 
 @contextmanager
@@ -66,11 +68,13 @@ def parallel_map(
             # The first item runs here, so librosa's numba kernels are compiled and written to
             # the on-disk cache once, before any worker starts: workers compiling into an empty
             # NUMBA_CACHE_DIR at the same time can read each other's half-written files and
-            # crash (seen as SIGSEGV on a fresh clone).
-            # Same BLAS/OpenMP thread limit as joblib gives its workers, so the result is
-            # bit-identical to a worker's (summation order depends on the thread count).
-            workers = os.cpu_count() or 1 if n_jobs < 0 else n_jobs
-            with threadpool_limits(limits=max(1, (os.cpu_count() or 1) // workers)):
+            # crash (seen as SIGSEGV on a fresh clone). It gets the BLAS/OpenMP thread limit
+            # joblib gives process workers, so its result is bit-identical to a worker's
+            # (summation order depends on the thread count).
+            threads = None
+            if backend in PROCESS_BACKENDS:
+                threads = max(1, (os.cpu_count() or 1) // effective_n_jobs(n_jobs))
+            with threadpool_limits(limits=threads):
                 first = function(items[0])
             yield first
             bar.update()
