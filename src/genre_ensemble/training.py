@@ -172,7 +172,7 @@ def save_model(model: keras.Model, path: str | Path) -> None:
     (and DVC sees no change).
     """
     path = Path(path)
-    with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as folder:
+    with tempfile.TemporaryDirectory() as folder:
         raw = Path(folder) / path.name
         model.save(raw)
         write_with(path, lambda temp: canonical_keras_archive(raw, temp))
