@@ -180,8 +180,10 @@ def run(args: Sequence[str], cwd: Path, *, env: dict | None = None,
 
 def completed_run(root: Path) -> bool:
     """Whether ``root`` holds a finished pipeline run (lock file, models, ensemble weights)."""
-    needed = ["dvc.lock", "metrics/ensemble.json", "metrics/metrics.json",
-              *(f"models/{m}.keras" for m in ("stft", "cqt", "chroma"))]
+    from genre_ensemble.members import REPRESENTATIONS
+    from genre_ensemble.paths import ENSEMBLE_METRICS, LOCK_FILE, METRICS, model_path
+
+    needed = [LOCK_FILE, ENSEMBLE_METRICS, METRICS, *map(model_path, REPRESENTATIONS)]
     return all((root / name).is_file() for name in needed)
 
 
@@ -189,7 +191,9 @@ def workspace_settings(root: Path) -> dict:
     """The params of a workspace that decide the cost of predicting and training."""
     import yaml
 
-    raw = yaml.safe_load((root / "params.yaml").read_text())
+    from genre_ensemble.paths import PARAMS_FILE
+
+    raw = yaml.safe_load((root / PARAMS_FILE).read_text())
     return {
         "clip_seconds": raw["data"]["clip_seconds"],
         "segments": raw["segments"],

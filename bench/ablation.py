@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from genre_ensemble.paths import METRICS, PARAMS_FILE
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 logger = logging.getLogger("ablation")
@@ -100,9 +102,9 @@ def collect() -> dict[str, dict]:
             for rev in experiment["revs"]:
                 if rev.get("name") in EXPERIMENTS and rev["name"] not in found:
                     data = rev["data"]
-                    metrics = dict(data["metrics"]["metrics/metrics.json"]["data"])
+                    metrics = dict(data["metrics"][METRICS.as_posix()]["data"])
                     # DVC keeps only scalar metrics: the member list comes from the params
-                    params = data["params"]["params.yaml"]["data"]
+                    params = data["params"][PARAMS_FILE.as_posix()]["data"]
                     metrics["members_in_ensemble"] = params["ensemble"]["members"]
                     metrics["ensemble_method"] = params["ensemble"]["method"]
                     found[rev["name"]] = metrics

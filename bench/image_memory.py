@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,10 +44,10 @@ def child(manifest_path: Path, out: Path, seconds: float, jobs: int, backend: st
 
     from genre_ensemble.images import ImageJob, build_image_sets
     from genre_ensemble.params import load_params
+    from genre_ensemble.paths import PARAMS_FILE
 
-    params = load_params(REPO / "params.yaml")
-    job = ImageJob(sample_rate=params.data.sample_rate, clip_seconds=seconds,
-                   images=params.images, segments=params.segments)
+    params = load_params(REPO / PARAMS_FILE)
+    job = replace(ImageJob.from_params(params), clip_seconds=seconds)
     manifest = pd.read_csv(manifest_path, keep_default_na=False)
     started = time.perf_counter()
     indexes = build_image_sets(manifest, out, job, n_jobs=jobs, backend=backend, progress=False)

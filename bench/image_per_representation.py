@@ -12,6 +12,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from _common import REPO, median, single_thread, table, write_results
@@ -25,10 +26,12 @@ def main() -> None:
     args = parser.parse_args()
     single_thread()
     from genre_ensemble.images import ImageJob, signal_images, write_png
-    from genre_ensemble.params import REPRESENTATIONS, load_params
+    from genre_ensemble.members import REPRESENTATIONS
+    from genre_ensemble.params import load_params
+    from genre_ensemble.paths import PARAMS_FILE
     from genre_ensemble.synthetic import synthesize_clip
 
-    params = load_params(REPO / "params.yaml")
+    params = load_params(REPO / PARAMS_FILE)
     sr = params.data.sample_rate
     signals = [
         synthesize_clip("jazz", seed, seconds=args.seconds, sr=sr) for seed in range(args.clips)
@@ -36,7 +39,7 @@ def main() -> None:
     rows, results = [], {}
     with tempfile.TemporaryDirectory() as folder:
         for names in [(name,) for name in REPRESENTATIONS] + [REPRESENTATIONS]:
-            job = ImageJob(sr, args.seconds, params.images, params.segments, names=names)
+            job = replace(ImageJob.from_params(params, names=names), clip_seconds=args.seconds)
             signal_images(signals[0], job)  # warm-up: numba compilation, caches
             runs = []
             for _ in range(args.repeats):

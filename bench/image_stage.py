@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,6 +47,7 @@ import numpy as np  # noqa: E402
 from genre_ensemble.audio import load_clip  # noqa: E402
 from genre_ensemble.images import ImageJob, build_image_sets  # noqa: E402
 from genre_ensemble.params import ImageParams, Params, load_params  # noqa: E402
+from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
 from genre_ensemble.representations import FIGURE_AXES, compute_representations  # noqa: E402
 from genre_ensemble.segments import frame_slices  # noqa: E402
 
@@ -193,7 +195,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="workers for the parallel stage run")
     parser.add_argument("--backends", nargs="+", default=["loky", "threading", "multiprocessing"],
                         help="joblib backends for the parallel runs (images.backend)")
-    parser.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    parser.add_argument("--params", type=Path, default=REPO / PARAMS_FILE)
     return parser.parse_args()
 
 
@@ -202,8 +204,7 @@ def main() -> None:
     args = parse_args()
     params = load_params(args.params)
     sr = params.data.sample_rate
-    job = ImageJob(sample_rate=sr, clip_seconds=args.seconds, images=params.images,
-                   segments=params.segments)
+    job = replace(ImageJob.from_params(params), clip_seconds=args.seconds)
     (REPO / ".cache" / "bench").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=REPO / ".cache" / "bench", prefix="images-") as tmp:
         root = Path(tmp)

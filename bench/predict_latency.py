@@ -9,7 +9,7 @@ WAV clips:
 - the same, broken down inside one process: import, ``load_members``, first and second clip;
 - warm, batch: the console script on 50 clips in one call (``images.n_jobs`` workers prepare
   the files while the models predict), total and per file;
-- warm, one by one: :func:`genre_ensemble.predict.classify_file` in a process that already has
+- warm, one by one: :func:`genre_ensemble.classify.classify_file` in a process that already has
   the models loaded, one clip after another (one core for audio work), median per clip.
 
 Example::
@@ -41,17 +41,22 @@ from _common import (
     write_results,
 )
 
+from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
+
 logger = logging.getLogger("bench.predict_latency")
 
 BREAKDOWN = """
 import json, sys, time
 started = time.perf_counter()
+from pathlib import Path
+from genre_ensemble.classify import classify_file
+from genre_ensemble.loading import load_members
 from genre_ensemble.params import load_params
-from genre_ensemble.predict import classify_file, load_members
+from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, PARAMS_FILE
 imported = time.perf_counter()
-root = sys.argv[1]
-params = load_params(root + "/params.yaml")
-members = load_members(params, root + "/models", root + "/metrics/ensemble.json")
+root = Path(sys.argv[1])
+params = load_params(root / PARAMS_FILE)
+members = load_members(params, root / MODELS_DIR, root / ENSEMBLE_METRICS)
 loaded = time.perf_counter()
 classify_file(sys.argv[2], members, params)
 first = time.perf_counter()
@@ -71,7 +76,7 @@ def env() -> dict[str, str]:
 
 def cli_seconds(workspace: Path, files: list[Path]) -> float:
     command = [str(BIN / "genre-ensemble"), "predict", *map(str, files),
-               "--params", str(workspace / "params.yaml")]
+               "--params", str(workspace / PARAMS_FILE)]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=env(), timeout=1800)
     seconds = time.perf_counter() - started
@@ -90,11 +95,13 @@ def breakdown(workspace: Path, files: list[Path]) -> dict[str, float]:
 
 
 def warm_one_by_one(workspace: Path, files: list[Path]) -> list[float]:
+    from genre_ensemble.classify import classify_file
+    from genre_ensemble.loading import load_members
     from genre_ensemble.params import load_params
-    from genre_ensemble.predict import classify_file, load_members
+    from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, PARAMS_FILE
 
-    params = load_params(workspace / "params.yaml")
-    members = load_members(params, workspace / "models", workspace / "metrics/ensemble.json")
+    params = load_params(workspace / PARAMS_FILE)
+    members = load_members(params, workspace / MODELS_DIR, workspace / ENSEMBLE_METRICS)
     classify_file(files[0], members, params)  # warm-up: first call traces the networks
     seconds = []
     for path in files:
@@ -162,7 +169,7 @@ def main() -> None:
 def load_params_members(workspace: Path) -> list[str]:
     from genre_ensemble.params import load_params
 
-    return list(load_params(workspace / "params.yaml").ensemble.members)
+    return list(load_params(workspace / PARAMS_FILE).ensemble.members)
 
 
 if __name__ == "__main__":

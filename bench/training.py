@@ -25,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, median, table, write_results
 
+from genre_ensemble.paths import PARAMS_FILE
+
 logger = logging.getLogger("bench.training")
 
 
@@ -76,7 +78,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--val", type=int, default=128, help="validation images")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--architectures", nargs="+", default=["paper", "deep"])
-    parser.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    parser.add_argument("--params", type=Path, default=REPO / PARAMS_FILE)
     return parser.parse_args()
 
 
@@ -84,11 +86,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args()
     from genre_ensemble.params import load_params
+    from genre_ensemble.representations import image_channels
     from genre_ensemble.training import train_member
 
     params = load_params(args.params)
-    shape = (params.images.height, params.images.width,
-             3 if params.images.style == "figure" else 1)
+    shape = (params.images.height, params.images.width, image_channels(params.images.style))
     images, index = images_and_index(args.images, shape, args.val)
     results, rows = {}, []
     for architecture in args.architectures:

@@ -12,7 +12,7 @@ import pytest
 import soundfile
 import yaml
 
-from genre_ensemble.audio import AudioError, load_clip
+from genre_ensemble.audio import AudioError, UndecodableError, load_clip
 from genre_ensemble.dataset import (
     DatasetError,
     build_manifest,
@@ -104,6 +104,21 @@ def test_corrupt_silent_and_missing_files_raise_audio_error(tmp_path):
     silent = write_wav(tmp_path / "silent.wav", np.zeros(SR, dtype=np.float32))
     with pytest.raises(AudioError, match="silent"):
         load_clip(silent, sample_rate=SR, seconds=1.0)
+
+
+def test_a_file_no_decoder_reads_raises_undecodable_error(tmp_path):
+    garbage = tmp_path / "song.wav"
+    garbage.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage" * 10)
+    with pytest.raises(UndecodableError, match="^cannot decode"):
+        load_clip(garbage, sample_rate=SR, seconds=1.0)
+    with pytest.raises(AudioError) as raised:  # an empty file is damaged, not undecodable
+        load_clip(write_empty(tmp_path / "empty.wav"), sample_rate=SR, seconds=1.0)
+    assert not isinstance(raised.value, UndecodableError)
+
+
+def write_empty(path):
+    path.write_bytes(b"")
+    return path
 
 
 def test_unusable_corpus_folders_give_one_clear_error(tmp_path):

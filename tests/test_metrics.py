@@ -57,3 +57,26 @@ def test_bootstrap_interval_is_seeded_and_close_to_wilson():
     assert first == bootstrap_interval(hits, resamples=2000, seed=1)
     wilson = wilson_interval(82, 150)
     assert abs(first[0] - wilson[0]) < 0.02 and abs(first[1] - wilson[1]) < 0.02
+
+
+def test_score_test_clips_scores_only_the_test_rows_and_pairs_name_genres():
+    import pandas as pd
+
+    from genre_ensemble.genres import GENRES
+    from genre_ensemble.metrics import confusion_pairs, score_test_clips
+
+    rng = np.random.default_rng(3)
+    genres = [GENRES[i % len(GENRES)] for i in range(30)]
+    probabilities = rng.dirichlet(np.ones(len(GENRES)), size=30)
+    table = pd.DataFrame({"track": [f"t{i}" for i in range(30)], "genre": genres,
+                          "split": ["val"] * 10 + ["test"] * 20})
+    table[list(GENRES)] = probabilities
+    scores = score_test_clips(table, bootstrap=0, seed=0)
+    truth = np.array([GENRES.index(g) for g in genres[10:]])
+    predicted = probabilities[10:].argmax(axis=1)
+    assert scores.metrics["n"] == 20
+    assert scores.metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+    assert scores.per_genre == per_genre_report(truth, predicted)
+    pairs = confusion_pairs(scores)
+    assert pairs["actual"].tolist() == genres[10:]
+    assert pairs["predicted"].tolist() == [GENRES[i] for i in predicted]

@@ -57,6 +57,10 @@ BAD_VALUES = [
     ("segments.seconds", 11.0, "segments.seconds"),  # window longer than the clip
     ("segments.overlap", 1.0, "segments.overlap"),  # overlap >= window
     ("synthetic.difficulty", 1.5, "synthetic.difficulty"),
+    ("features.descriptors.n_mfcc", 0, "features.descriptors.n_mfcc"),
+    ("features.descriptors.n_mfcc", 129, "features.descriptors.n_mfcc"),  # above the mel bands
+    ("features.descriptors.n_fft", 32, "features.descriptors.n_fft"),
+    ("features.descriptors.hop_length", 4096, "features.descriptors.hop_length"),  # > n_fft
 ]
 
 

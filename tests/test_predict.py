@@ -21,7 +21,7 @@ import soundfile
 import yaml
 
 from genre_ensemble.genres import GENRES
-from genre_ensemble.params import REPRESENTATIONS
+from genre_ensemble.members import REPRESENTATIONS
 
 from .conftest import REPO, merge_params
 
@@ -165,8 +165,9 @@ def test_predict_matches_the_pipelines_evaluation_path(workspace, capsys):
 
 
 def test_a_long_file_is_the_mean_of_its_pipeline_length_clips(workspace):
+    from genre_ensemble.classify import classify_file
+    from genre_ensemble.loading import load_members
     from genre_ensemble.params import load_params
-    from genre_ensemble.predict import classify_file, load_members
 
     params = load_params(workspace / "params.yaml")
     members = load_members(params, workspace / "models", workspace / "metrics/ensemble.json")
@@ -179,8 +180,9 @@ def test_a_long_file_is_the_mean_of_its_pipeline_length_clips(workspace):
 
 
 def test_classify_signal_resamples_and_mixes_like_the_file_path(workspace):
+    from genre_ensemble.classify import classify_file, classify_signal
+    from genre_ensemble.loading import load_members
     from genre_ensemble.params import load_params
-    from genre_ensemble.predict import classify_file, classify_signal, load_members
 
     params = load_params(workspace / "params.yaml")
     members = load_members(params, workspace / "models", workspace / "metrics/ensemble.json")

@@ -35,20 +35,22 @@ from PIL import Image
 
 from genre_ensemble.fileio import write_bytes, write_csv, write_json, write_text
 from genre_ensemble.genres import GENRES
-from genre_ensemble.params import MEMBERS, REPRESENTATIONS, load_params
-from genre_ensemble.predictions import KEY_COLUMNS, write_predictions
-from genre_ensemble.report import build_report, collect_runs
-from genre_ensemble.report import run as report_run
-from genre_ensemble.report.runs import curve_path
-from genre_ensemble.stages._common import (
+from genre_ensemble.members import MEMBERS, REPRESENTATIONS
+from genre_ensemble.params import load_params
+from genre_ensemble.paths import (
     DATA_METRICS,
     ENSEMBLE_PREDICTIONS,
-    IMAGES_DIR,
     METRICS,
     PER_GENRE,
     SKIPPED_REPORT,
+    curve_path,
+    image_folder,
+    image_index,
     predictions_path,
 )
+from genre_ensemble.predictions import KEY_COLUMNS, write_predictions
+from genre_ensemble.report import build_report, collect_runs
+from genre_ensemble.report import run as report_run
 from genre_ensemble.stages.ensemble import ensemble as ensemble_stage
 from genre_ensemble.stages.evaluate import evaluate as evaluate_stage
 
@@ -97,7 +99,7 @@ def write_curves(rng: np.random.Generator, member: str, epochs: int) -> None:
 
 
 def write_images(tracks: pd.DataFrame) -> None:
-    """Two windows per test clip and representation, as small grey PNGs, with index.csv."""
+    """Two windows per test clip and representation, as small grey PNGs, with their index."""
     for r, rep in enumerate(REPRESENTATIONS):
         rows = []
         for track, genre, split in tracks[list(KEY_COLUMNS)].itertuples(index=False):
@@ -106,9 +108,9 @@ def write_images(tracks: pd.DataFrame) -> None:
                 gradient = np.add.outer(np.arange(24), np.arange(24) * (r + 1)) * 4 % 256
                 buffer = io.BytesIO()
                 Image.fromarray(gradient.astype(np.uint8), mode="L").save(buffer, format="PNG")
-                write_bytes(IMAGES_DIR / rep / name, buffer.getvalue())
+                write_bytes(image_folder(rep) / name, buffer.getvalue())
                 rows.append([name, track, genre, split, window])
-        write_csv(IMAGES_DIR / rep / "index.csv",
+        write_csv(image_index(image_folder(rep)),
                   pd.DataFrame(rows, columns=["file", *KEY_COLUMNS, "window"]))
 
 

@@ -20,6 +20,10 @@ class AudioError(Exception):
     """A file could not be turned into a usable signal; the message is the reason."""
 
 
+class UndecodableError(AudioError):
+    """No installed decoder recognises the file's format (neither libsndfile nor audioread)."""
+
+
 def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
     with soundfile.SoundFile(str(path)) as handle:
         if handle.format == "RAW":
@@ -61,7 +65,8 @@ def decode(path: str | Path) -> tuple[np.ndarray, int]:
     Raises
     ------
     AudioError
-        If the file is missing, empty, undecodable or holds no samples.
+        If the file is missing, empty or holds no samples; :class:`UndecodableError` (a
+        subclass) when no decoder reads it.
     """
     path = Path(path)
     if not path.is_file():
@@ -76,7 +81,9 @@ def decode(path: str | Path) -> tuple[np.ndarray, int]:
         try:
             signal, sr = _decode_audioread(path)
         except Exception as error:
-            raise AudioError(f"cannot decode: {first_error}; fallback: {error}") from error
+            raise UndecodableError(
+                f"cannot decode: {first_error}; fallback: {error}"
+            ) from error
     if signal.size == 0:
         raise AudioError("decoded to zero samples")
     if not np.all(np.isfinite(signal)):

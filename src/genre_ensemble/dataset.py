@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from genre_ensemble.audio import AUDIO_EXTENSIONS, AudioError, decode, is_silent
 from genre_ensemble.genres import GENRES
+from genre_ensemble.params import SplitParams
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ GENRE_ROOT_CANDIDATES: tuple[str, ...] = (
     "gtzan/genres",
     "GTZAN/genres",
 )
+# File names of the fault-filtered lists (data/splits/README.md) for each split.
+FAULT_FILTERED_LISTS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
 
 
 class DatasetError(Exception):
@@ -215,3 +218,94 @@ def listed_split(
     present = set(manifest.loc[usable, "track"])
     missing = sorted(track for track in where if track not in present)
     return split.astype(object), missing
+
+
+def assign_splits(
+    manifest: pd.DataFrame, settings: SplitParams, *, lists_dir: str | Path
+) -> tuple[pd.Series, list[str]]:
+    """The split column for ``settings.method``, and the listed tracks that are missing.
+
+    Parameters
+    ----------
+    manifest : pd.DataFrame
+        From :func:`build_manifest`.
+    settings : SplitParams
+        params ``split``: ``stratified`` (:func:`stratified_split`) or ``fault_filtered``
+        (:func:`listed_split` on the lists ``fault_filtered_{train,valid,test}.txt``).
+    lists_dir : str or Path
+        Folder of the fault-filtered lists.
+
+    Returns
+    -------
+    split : pd.Series of str, aligned with ``manifest``
+    missing : list of str
+        Listed tracks the corpus lacks (always empty for ``stratified``).
+    """
+    if settings.method == "stratified":
+        split = stratified_split(
+            manifest,
+            test_size=settings.test_size,
+            val_size=settings.val_size,
+            seed=settings.seed,
+        )
+        return split, []
+    lists = {
+        split: read_track_list(Path(lists_dir) / f"fault_filtered_{name}.txt")
+        for split, name in FAULT_FILTERED_LISTS.items()
+    }
+    split, missing = listed_split(manifest, lists)
+    for track in missing:
+        logger.warning("listed in the fault-filtered split but missing or unusable: %s", track)
+    return split, missing
+
+
+def split_manifest(
+    clips: pd.DataFrame, settings: SplitParams, *, lists_dir: str | Path
+) -> tuple[pd.DataFrame, list[str]]:
+    """Check every clip and split the usable ones: the manifest the other stages read.
+
+    Returns
+    -------
+    manifest : pd.DataFrame
+        :data:`MANIFEST_COLUMNS`, one row per clip; ``split`` is ``""`` for unused clips.
+    missing : list of str
+        See :func:`assign_splits`.
+
+    Raises
+    ------
+    DatasetError
+        If a split comes out empty.
+    """
+    manifest = build_manifest(clips)
+    manifest["split"], missing = assign_splits(manifest, settings, lists_dir=lists_dir)
+    manifest = manifest[list(MANIFEST_COLUMNS)]
+    counts = manifest["split"].value_counts()
+    for name in SPLITS:
+        if counts.get(name, 0) == 0:
+            raise DatasetError(f"the {name} split is empty; check split.* in params.yaml")
+    return manifest, missing
+
+
+def split_summary(manifest: pd.DataFrame, missing: list[str]) -> dict[str, int]:
+    """Counts of a split manifest: clips, usable, skipped, unused, missing_listed and each split.
+
+    Returns
+    -------
+    dict
+        The ``metrics/data.json`` record, in that key order.
+    """
+    usable = manifest["status"] == "ok"
+    counts = manifest["split"].value_counts()
+    return {
+        "clips": int(len(manifest)),
+        "usable": int(usable.sum()),
+        "skipped": int((~usable).sum()),
+        "unused": int((usable & (manifest["split"] == "")).sum()),
+        "missing_listed": len(missing),
+        **{name: int(counts.get(name, 0)) for name in SPLITS},
+    }
+
+
+def skipped_clips(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The clips that cannot be used and why: track, genre, path, reason."""
+    return manifest.loc[manifest["status"] != "ok", ["track", "genre", "path", "reason"]]

@@ -12,10 +12,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from genre_ensemble.genres import GENRE_INDEX, GENRES
+from genre_ensemble.params import DescriptorParams, SegmentParams
 from genre_ensemble.segments import frame_slices
-
-HOP_LENGTH = 512
-N_MFCC = 20
 
 
 def _statistics(prefix: str, values: np.ndarray) -> dict[str, float]:
@@ -28,54 +26,62 @@ def _statistics(prefix: str, values: np.ndarray) -> dict[str, float]:
 
 
 def window_features(
-    signal: np.ndarray, sr: int, *, window_seconds: float, overlap: float
+    signal: np.ndarray, sr: int, *, segments: SegmentParams, descriptors: DescriptorParams
 ) -> list[dict[str, float]]:
     """Hand-made descriptors for every window of one clip.
 
     Frame-level features are computed once over the clip and summarised (mean, std) over each
-    window's frames: 20 MFCCs, spectral centroid, bandwidth, roll-off, 7-band contrast, flatness,
-    zero-crossing rate, RMS, 12 chroma bins; plus the clip's tempo (bpm) and onset rate, which
-    need more context than a short window gives.
+    window's frames: ``descriptors.n_mfcc`` MFCCs, spectral centroid, bandwidth, roll-off,
+    7-band contrast, flatness, zero-crossing rate, RMS, 12 chroma bins; plus the clip's tempo
+    (bpm) and onset rate, which need more context than a short window gives.
 
     Parameters
     ----------
     signal : np.ndarray, shape (n_samples,)
     sr : int
-    window_seconds, overlap : float
-        As in params ``segments``; 0 s means one window over the whole clip.
+        Sample rate in Hz.
+    segments : SegmentParams
+        Window length (s) and overlap, as in params ``segments``; 0 s means one window over
+        the whole clip.
+    descriptors : DescriptorParams
+        MFCC count and the frames' FFT size and hop (samples), params ``features.descriptors``.
 
     Returns
     -------
     list of dict, one per window, feature name -> value
     """
-    stft = np.abs(librosa.stft(signal, n_fft=2048, hop_length=HOP_LENGTH))
+    hop_length = descriptors.hop_length
+    stft = np.abs(librosa.stft(signal, n_fft=descriptors.n_fft, hop_length=hop_length))
     power = stft**2
     frames = {
         "mfcc": librosa.feature.mfcc(
-            S=librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr)), n_mfcc=N_MFCC
+            S=librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr)),
+            n_mfcc=descriptors.n_mfcc,
         ),
         "centroid": librosa.feature.spectral_centroid(S=stft, sr=sr) / 1000.0,
         "bandwidth": librosa.feature.spectral_bandwidth(S=stft, sr=sr) / 1000.0,
         "rolloff": librosa.feature.spectral_rolloff(S=stft, sr=sr) / 1000.0,
         "contrast": librosa.feature.spectral_contrast(S=stft, sr=sr),
         "flatness": librosa.feature.spectral_flatness(S=stft),
-        "zcr": librosa.feature.zero_crossing_rate(signal, hop_length=HOP_LENGTH),
-        "rms": librosa.feature.rms(S=stft),
+        "zcr": librosa.feature.zero_crossing_rate(
+            signal, frame_length=descriptors.n_fft, hop_length=hop_length
+        ),
+        "rms": librosa.feature.rms(S=stft, frame_length=descriptors.n_fft),
         "chroma": librosa.feature.chroma_stft(S=power, sr=sr),
     }
     onset = librosa.onset.onset_strength(S=librosa.power_to_db(power), sr=sr)
     tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset, sr=sr))[0])
-    onsets = librosa.onset.onset_detect(onset_envelope=onset, sr=sr, hop_length=HOP_LENGTH)
+    onsets = librosa.onset.onset_detect(onset_envelope=onset, sr=sr, hop_length=hop_length)
     onset_rate = len(onsets) / (signal.shape[0] / sr)
     n_frames = min(values.shape[-1] for values in frames.values())
     rows = []
     for columns in frame_slices(
         n_frames,
         sr=sr,
-        hop_length=HOP_LENGTH,
+        hop_length=hop_length,
         clip_seconds=signal.shape[0] / sr,
-        window_seconds=window_seconds,
-        overlap=overlap,
+        window_seconds=segments.seconds,
+        overlap=segments.overlap,
     ):
         row = {"tempo": tempo, "onset_rate": onset_rate}
         for name, values in frames.items():

@@ -14,3 +14,5 @@ GENRES: tuple[str, ...] = (
 )
 
 GENRE_INDEX: dict[str, int] = {genre: index for index, genre in enumerate(GENRES)}
+
+N_CLASSES: int = len(GENRES)

@@ -16,14 +16,14 @@ from PIL import Image
 
 from genre_ensemble.audio import AudioError, load_clip
 from genre_ensemble.fileio import atomic_path, write_csv
+from genre_ensemble.members import REPRESENTATIONS
 from genre_ensemble.parallel import parallel_map
-from genre_ensemble.params import REPRESENTATIONS, ImageParams, SegmentParams
+from genre_ensemble.params import ImageParams, Params, SegmentParams
+from genre_ensemble.paths import image_index
 from genre_ensemble.representations import compute_representations, hop_length, render
 from genre_ensemble.segments import frame_slices
 
 logger = logging.getLogger(__name__)
-
-INDEX_NAME = "index.csv"
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,18 @@ class ImageJob:
     images: ImageParams
     segments: SegmentParams
     names: tuple[str, ...] = REPRESENTATIONS
+
+    @classmethod
+    def from_params(cls, params: Params, *, names: Iterable[str] = REPRESENTATIONS) -> ImageJob:
+        """The images stage's job for ``params``: the pipeline's cutting and rendering of the
+        representations ``names``."""
+        return cls(
+            sample_rate=params.data.sample_rate,
+            clip_seconds=params.data.clip_seconds,
+            images=params.images,
+            segments=params.segments,
+            names=tuple(names),
+        )
 
 
 def signal_images(signal: np.ndarray, job: ImageJob) -> dict[str, list[np.ndarray]]:
@@ -117,7 +129,7 @@ def build_image_sets(
     backend: str = "loky",
     progress: bool = True,
 ) -> dict[str, pd.DataFrame]:
-    """Write ``<out_root>/<name>/<track>.wNN.png`` and ``<out_root>/<name>/index.csv``.
+    """Write ``<out_root>/<name>/<track>.wNN.png`` and each folder's index.
 
     Only clips with a split (usable clips) are rendered. Clips are processed in parallel by
     joblib workers that each decode one clip at a time and return only small index rows, so
@@ -155,7 +167,7 @@ def build_image_sets(
         for name in job.names:
             index = frame[frame["representation"] == name].drop(columns="representation")
             index = index.reset_index(drop=True)
-            write_csv(temp_dirs[name] / INDEX_NAME, index)
+            write_csv(image_index(temp_dirs[name]), index)
             indexes[name] = index
     return indexes
 
@@ -178,7 +190,7 @@ def _temporary_folders(root: Path, names: Iterable[str]) -> Iterator[dict[str, P
 
 
 def load_image_set(folder: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """Load every image listed in ``<folder>/index.csv``.
+    """Load every image listed in the folder's index (:func:`genre_ensemble.paths.image_index`).
 
     Returns
     -------
@@ -186,6 +198,6 @@ def load_image_set(folder: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
     index : pd.DataFrame, one row per image (file, track, genre, split, window)
     """
     folder = Path(folder)
-    index = pd.read_csv(folder / INDEX_NAME, keep_default_na=False)
+    index = pd.read_csv(image_index(folder), keep_default_na=False)
     images = np.stack([read_png(folder / name) for name in index["file"]])
     return images, index

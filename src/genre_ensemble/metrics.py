@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     precision_recall_fscore_support,
 )
 
-from genre_ensemble.genres import GENRES
+from genre_ensemble.genres import GENRES, N_CLASSES
+from genre_ensemble.predictions import labels, probability_matrix
 
 
 def wilson_interval(correct: int, total: int, z: float = 1.959964) -> tuple[float, float]:
@@ -58,9 +63,8 @@ def classification_metrics(
         accuracy, accuracy_ci_low/high (bootstrap), accuracy_wilson_low/high, precision,
         recall, f1 (macro over the ten genres, zero where a genre is never predicted), n.
     """
-    labels = list(range(len(GENRES)))
     precision, recall, f1, _ = precision_recall_fscore_support(
-        targets, predicted, labels=labels, average="macro", zero_division=0
+        targets, predicted, labels=list(range(N_CLASSES)), average="macro", zero_division=0
     )
     correct = (targets == predicted).astype(np.float64)
     low, high = bootstrap_interval(correct, resamples=bootstrap, seed=seed)
@@ -81,7 +85,7 @@ def classification_metrics(
 def per_genre_report(targets: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, float]]:
     """Precision, recall, F1 and support of every genre."""
     precision, recall, f1, support = precision_recall_fscore_support(
-        targets, predicted, labels=list(range(len(GENRES))), zero_division=0
+        targets, predicted, labels=list(range(N_CLASSES)), zero_division=0
     )
     return {
         genre: {
@@ -96,4 +100,73 @@ def per_genre_report(targets: np.ndarray, predicted: np.ndarray) -> dict[str, di
 
 def genre_confusion(targets: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """Confusion counts ``(10, 10)``: rows true genre, columns predicted, GENRES order."""
-    return confusion_matrix(targets, predicted, labels=list(range(len(GENRES))))
+    return confusion_matrix(targets, predicted, labels=list(range(N_CLASSES)))
+
+
+@dataclass(frozen=True)
+class TestScores:
+    """One model's scores on the test clips of its predictions table."""
+
+    metrics: dict[str, float]  # :func:`classification_metrics`
+    per_genre: dict[str, dict[str, float]]  # :func:`per_genre_report`
+    targets: np.ndarray  # (n_test_clips,) true class indices
+    predicted: np.ndarray  # (n_test_clips,) predicted class indices (argmax)
+
+
+def score_test_clips(table: pd.DataFrame, *, bootstrap: int, seed: int) -> TestScores:
+    """Score the test rows of a predictions table (:mod:`genre_ensemble.predictions`).
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        One row per clip: track, genre, split and one probability column per genre.
+    bootstrap, seed : int
+        Resamples and seed of the accuracy interval (:func:`bootstrap_interval`).
+    """
+    test = table[table["split"] == "test"]
+    targets = labels(test)
+    predicted = probability_matrix(test).argmax(axis=1)
+    return TestScores(
+        metrics=classification_metrics(targets, predicted, bootstrap=bootstrap, seed=seed),
+        per_genre=per_genre_report(targets, predicted),
+        targets=targets,
+        predicted=predicted,
+    )
+
+
+def score_models(
+    tables: Mapping[str, pd.DataFrame], *, bootstrap: int, seed: int
+) -> dict[str, TestScores]:
+    """:func:`score_test_clips` of every model's table, in the order given."""
+    return {
+        name: score_test_clips(table, bootstrap=bootstrap, seed=seed)
+        for name, table in tables.items()
+    }
+
+
+def confusion_pairs(scores: TestScores) -> pd.DataFrame:
+    """One row per test clip: its actual and predicted genre names (the confusion plot's data)."""
+    return pd.DataFrame(
+        {
+            "actual": [GENRES[i] for i in scores.targets],
+            "predicted": [GENRES[i] for i in scores.predicted],
+        }
+    )
+
+
+def metrics_record(
+    ensemble: TestScores,
+    members: Mapping[str, TestScores],
+    *,
+    members_in_ensemble: list[str],
+    data: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The ``metrics/metrics.json`` record: the ensemble's metrics, every member's, the members
+    combined, and the test and skipped clip counts of ``data`` (``metrics/data.json``)."""
+    return {
+        "ensemble": ensemble.metrics,
+        "members": {name: scores.metrics for name, scores in members.items()},
+        "members_in_ensemble": list(members_in_ensemble),
+        "n_test": int(data["test"]),
+        "n_skipped": int(data["skipped"]),
+    }

@@ -5,9 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from genre_ensemble.genres import N_CLASSES
 from genre_ensemble.params import TrainParams
-
-N_CLASSES = 10
 
 
 def paper_cnn(input_shape: tuple[int, int, int], *, filters: int = 32) -> keras.Sequential:

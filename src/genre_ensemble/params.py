@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-REPRESENTATIONS: tuple[str, ...] = ("stft", "cqt", "chroma")
-FEATURE_MEMBER = "features"
-MEMBERS: tuple[str, ...] = (*REPRESENTATIONS, FEATURE_MEMBER)
+from genre_ensemble.members import MEMBERS
+from genre_ensemble.paths import PARAMS_FILE
+
 ARCHITECTURES: tuple[str, ...] = ("paper", "deep")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
@@ -127,7 +127,17 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
+class DescriptorParams:
+    """Frame settings of the feature member's descriptors (stage ``features``)."""
+
+    n_mfcc: int  # MFCCs per frame
+    n_fft: int  # STFT window, samples
+    hop_length: int  # samples between frames
+
+
+@dataclass(frozen=True)
 class FeatureParams:
+    descriptors: DescriptorParams
     classifier: str
     seed: int
 
@@ -178,12 +188,14 @@ class _Section:
     def section(self, name: str) -> _Section:
         return _Section(self.raw.get(name), self.key(name))
 
-    def integer(self, name: str, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.get(name)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamsError(self.key(name), f"is {value!r}", "use a whole number")
         if minimum is not None and value < minimum:
             raise ParamsError(self.key(name), f"is {value}", f"use a value >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise ParamsError(self.key(name), f"is {value}", f"use a value <= {maximum}")
         return value
 
     def number(
@@ -316,8 +328,27 @@ def _train(section: _Section) -> TrainParams:
     )
 
 
+def _descriptors(section: _Section) -> DescriptorParams:
+    n_fft = section.integer("n_fft", minimum=64)
+    hop_length = section.integer("hop_length", minimum=16)
+    if hop_length > n_fft:
+        raise ParamsError(
+            section.key("hop_length"),
+            f"is {hop_length}, longer than {section.key('n_fft')} ({n_fft}), so samples between "
+            "frames would never be analysed",
+            "use a hop no longer than the FFT window",
+        )
+    return DescriptorParams(
+        # librosa's mel spectrogram has 128 bands: at most one MFCC per band
+        n_mfcc=section.integer("n_mfcc", minimum=1, maximum=128),
+        n_fft=n_fft,
+        hop_length=hop_length,
+    )
+
+
 def _features(section: _Section) -> FeatureParams:
     return FeatureParams(
+        descriptors=_descriptors(section.section("descriptors")),
         classifier=section.choice("classifier", FEATURE_CLASSIFIERS),
         seed=section.integer("seed", minimum=0),
     )
@@ -451,7 +482,7 @@ def parse_params(raw: Any) -> Params:
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
     """Read ``path`` and validate it; see :func:`parse_params`."""
     path = Path(path)
     if not path.is_file():

@@ -13,7 +13,8 @@ import librosa
 import numpy as np
 from PIL import Image
 
-from genre_ensemble.params import REPRESENTATIONS, ImageParams
+from genre_ensemble.members import REPRESENTATIONS
+from genre_ensemble.params import ImageParams
 
 # librosa.display y-axis for each representation in the paper's figure style.
 FIGURE_AXES: dict[str, str] = {"stft": "linear", "cqt": "cqt_note", "chroma": "chroma"}
@@ -225,13 +226,18 @@ def figure_image(
         return np.asarray(rgb, dtype=np.uint8)
 
 
+def image_channels(style: str) -> int:
+    """Channels of a rendered image: 3 (RGB) for the figure style, 1 (grey) for clean."""
+    return 3 if style == "figure" else 1
+
+
 def render(values: np.ndarray, name: str, sr: int, settings: ImageParams) -> np.ndarray:
     """Render one representation in the configured style (``settings.style``).
 
     Returns
     -------
     np.ndarray, shape (height, width, channels), uint8
-        1 channel for the clean style, 3 (RGB) for the figure style.
+        :func:`image_channels` of ``settings.style`` channels.
     """
     if settings.style == "figure":
         return figure_image(

@@ -22,6 +22,9 @@ from genre_ensemble.predictions import clip_probabilities
 
 logger = logging.getLogger(__name__)
 
+# Windows per forward pass when a trained member predicts (here and in genre_ensemble.classify).
+PREDICT_BATCH_SIZE = 256
+
 
 def spec_augment(
     batch: np.ndarray, rng: np.random.Generator, settings: SpecAugmentParams
@@ -159,7 +162,7 @@ def train_member(
         verbose=verbose,
     )
     keep = (index["split"].isin(["val", "test"])).to_numpy()
-    probabilities = model.predict(images[keep], batch_size=256, verbose=0)
+    probabilities = model.predict(images[keep], batch_size=PREDICT_BATCH_SIZE, verbose=0)
     predictions = clip_probabilities(index[keep].reset_index(drop=True), probabilities)
     return model, predictions
 

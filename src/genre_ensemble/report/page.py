@@ -19,21 +19,36 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import pandas as pd
 
 from genre_ensemble.genres import GENRES
-from genre_ensemble.params import MEMBERS, REPRESENTATIONS
+from genre_ensemble.members import MEMBERS, REPRESENTATIONS
+from genre_ensemble.paths import image_folder
 from genre_ensemble.predictions import probability_matrix
 from genre_ensemble.report import charts
 from genre_ensemble.report.runs import ENSEMBLE, Missing, Run
-from genre_ensemble.stages._common import IMAGES_DIR
 
 logger = logging.getLogger(__name__)
 
 CHART_MODES: tuple[str, ...] = ("interactive", "static")
+# The page's skeleton and style sheet (string.Template placeholders), shipped in the package.
+PAGE_TEMPLATE = "page.html"
+# Section anchor -> its link in the navigation bar, in page order.
+NAV_LABELS: dict[str, str] = {
+    "missing": "Missing",
+    "metrics": "Metrics",
+    "params": "Params",
+    "confusion": "Confusion",
+    "per-genre": "Per genre",
+    "training": "Training",
+    "examples": "Examples",
+    "skipped": "Skipped",
+}
 
 NOSCRIPT = ('<noscript><p class="notice">The charts are drawn by JavaScript, which is off here: '
             "turn it on, or make the page with <code>--charts static</code>.</p></noscript>")
@@ -58,62 +73,14 @@ RENDER_SCRIPT = """
 })();
 """
 
-STYLE = """
-:root { --ink: #1d2330; --muted: #5b6475; --line: #dde1e8; --soft: #f5f7fa;
-        --good: #2e7d32; --bad: #c62828; --warn: #8a5a00; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       color: var(--ink); margin: 0; background: #fff; }
-header { background: #1d2330; color: #fff; padding: 20px 32px 16px; }
-header h1 { margin: 0 0 4px; font-size: 22px; }
-header p { margin: 0; color: #c8cfdb; }
-nav { padding: 8px 32px; background: var(--soft); border-bottom: 1px solid var(--line);
-      position: sticky; top: 0; z-index: 2; }
-nav a { margin-right: 16px; color: var(--ink); text-decoration: none; font-weight: 600; }
-main { padding: 8px 32px 40px; max-width: 1600px; }
-section { margin-top: 28px; }
-h2 { font-size: 18px; border-bottom: 2px solid var(--ink); padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 18px 0 6px; }
-p.hint { color: var(--muted); margin: 4px 0 10px; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 16px; }
-.card { border: 1px solid #3a4356; border-radius: 6px; padding: 10px 14px; min-width: 150px;
-        background: #262d3d; color: #fff; }
-.card .label { color: #aab3c3; }
-.card .detail { color: #c8cfdb; }
-.card .label { font-size: 12px; text-transform: uppercase; }
-.card .value { font-size: 20px; font-weight: 600; }
-.card .detail { font-size: 12px; }
-table { border-collapse: collapse; margin: 6px 0 12px; }
-th, td { border: 1px solid var(--line); padding: 4px 9px; text-align: left; vertical-align: top; }
-th { background: var(--soft); }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.best { font-weight: 700; }
-.sub { color: var(--muted); font-size: 12px; }
-.row { display: flex; flex-wrap: wrap; gap: 18px 16px; align-items: flex-start; }
-.chart { min-height: 40px; }
-.chart.failed { color: var(--bad); }
-.notice { border-left: 5px solid var(--warn); background: #fff8e6; padding: 10px 14px; }
-.notice table { background: #fff; }
-.empty { color: var(--warn); font-style: italic; }
-code { background: var(--soft); padding: 1px 4px; border-radius: 3px; }
-.ok { color: var(--good); font-weight: 600; }
-.wrong { color: var(--bad); font-weight: 600; }
-img.spec { width: 144px; height: 144px; image-rendering: pixelated; border: 1px solid var(--line);
-           display: block; }
-.noimg { width: 144px; height: 144px; display: flex; align-items: center; justify-content: center;
-         border: 1px dashed var(--line); color: var(--muted); font-size: 12px; }
-footer { color: var(--muted); font-size: 12px; padding: 16px 32px;
-         border-top: 1px solid var(--line); }
-"""
 
 
 @dataclass
 class Page:
-    """Collects sections and charts, then writes them out as one HTML document."""
+    """Collects the charts of the page (and, in interactive mode, their specs)."""
 
     mode: str = "interactive"
     count: int = 0
-    parts: list[str] = field(default_factory=list)
     specs: list[str] = field(default_factory=list)
 
     def chart(self, spec: charts.Spec | None, *, empty: str = "") -> str:
@@ -405,7 +372,7 @@ def image_uri(root: Path, rep: str, index: pd.DataFrame, track: str) -> str | No
         return None
     if "window" in rows:
         rows = rows.sort_values("window")
-    path = root / IMAGES_DIR / rep / str(rows.iloc[len(rows) // 2]["file"])
+    path = root / image_folder(rep) / str(rows.iloc[len(rows) // 2]["file"])
     if not path.is_file():
         return None
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
@@ -500,40 +467,38 @@ def render(runs: list[Run], *, root: Path, examples: int = 4, mode: str = "inter
     workspace = runs[0]
     summary = next((r for r in runs if r.has_results), workspace)
     missing = [m for r in runs for m in r.missing]
-    sections = [
-        missing_section(missing),
-        metrics_section(page, runs),
-        params_section(runs),
-        confusion_section(page, runs),
-        per_genre_section(page, runs),
-        training_section(page, runs),
-        examples_section(workspace, root, examples) if workspace.has_results else "",
-        skipped_section(summary),
-    ]
+    sections = {  # anchor -> HTML, "" when the section has nothing to show
+        "missing": missing_section(missing),
+        "metrics": metrics_section(page, runs),
+        "params": params_section(runs),
+        "confusion": confusion_section(page, runs),
+        "per-genre": per_genre_section(page, runs),
+        "training": training_section(page, runs),
+        "examples": examples_section(workspace, root, examples) if workspace.has_results else "",
+        "skipped": skipped_section(summary),
+    }
     nav = "".join(
-        f'<a href="#{anchor}">{label}</a>'
-        for anchor, label in [("missing", "Missing"), ("metrics", "Metrics"), ("params", "Params"),
-                              ("confusion", "Confusion"), ("per-genre", "Per genre"),
-                              ("training", "Training"), ("examples", "Examples"),
-                              ("skipped", "Skipped")]
-        if any(f'<section id="{anchor}">' in s for s in sections)
+        f'<a href="#{anchor}">{label}</a>' for anchor, label in NAV_LABELS.items()
+        if sections[anchor]
     )
-    compared = ", ".join(esc(r.title) for r in runs)
-    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     scripts = ""
     if mode == "interactive" and page.count:
         scripts = ("".join(page.specs) + f"<script>{vega_bundle()}</script>"
                    f"<script>{RENDER_SCRIPT}</script>")
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Genre ensemble report</title><style>{STYLE}</style></head>"
-        f'<body data-charts="{"pending" if scripts else "rendered"}" '
-        f'data-chart-count="{page.count}">'
-        f"<header><h1>Genre ensemble report</h1><p>Runs: {compared} · made {esc(stamp)}</p>"
-        f"{header_cards(summary)}</header><nav>{nav}</nav>{NOSCRIPT if scripts else ''}"
-        f"<main>{''.join(sections)}</main>"
-        "<footer>Made by <code>genre-ensemble report</code> (<code>make report</code>). "
-        "Everything is inside this file: it opens without a network.</footer>"
-        f"{scripts}</body></html>\n"
+    return page_template().substitute(
+        charts_state="pending" if scripts else "rendered",
+        chart_count=page.count,
+        compared=", ".join(esc(r.title) for r in runs),
+        stamp=esc(datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
+        cards=header_cards(summary),
+        nav=nav,
+        noscript=NOSCRIPT if scripts else "",
+        sections="".join(sections.values()),
+        scripts=scripts,
     )
+
+
+@lru_cache(maxsize=1)
+def page_template() -> Template:
+    """The page skeleton (:data:`PAGE_TEMPLATE`) read from the package."""
+    return Template(files("genre_ensemble.report").joinpath(PAGE_TEMPLATE).read_text())

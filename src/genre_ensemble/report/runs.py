@@ -21,25 +21,28 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from genre_ensemble.params import MEMBERS, REPRESENTATIONS
-from genre_ensemble.predictions import KEY_COLUMNS, read_predictions
-from genre_ensemble.stages._common import (
+from genre_ensemble.members import MEMBERS, REPRESENTATIONS
+from genre_ensemble.paths import (
     CONFUSION_TABLE,
     DATA_METRICS,
     ENSEMBLE_METRICS,
     ENSEMBLE_PREDICTIONS,
     IMAGES_DIR,
+    LOCK_FILE,
     METRICS,
+    PARAMS_FILE,
     PER_GENRE,
     SKIPPED_REPORT,
     TRAINING_LOGS,
+    curve_path,
+    image_folder,
+    image_index,
     predictions_path,
 )
+from genre_ensemble.predictions import KEY_COLUMNS, read_predictions
 
 logger = logging.getLogger(__name__)
 
-PARAMS_FILE = Path("params.yaml")
-LOCK_FILE = Path("dvc.lock")
 ENSEMBLE = "ensemble"
 CURVE_METRICS: tuple[str, ...] = ("loss", "accuracy")
 # dvclive's folder names -> the names the page shows
@@ -239,11 +242,11 @@ def resolve_rev(root: Path, rev: str) -> tuple[str, str]:
 # Loading
 
 
-def load_workspace(root: Path, *, need_images: bool = True) -> Run:
+def load_workspace(root: Path) -> Run:
     """The run whose outputs are in the working tree under ``root``."""
     run = Run(label="workspace", kind="workspace")
     load_run(run, WorkspaceSource(root))
-    if need_images and run.has_results:
+    if run.has_results:
         run.images = read_image_indexes(root, run)
     return run
 
@@ -298,11 +301,6 @@ def read_csv(text: str | None) -> pd.DataFrame | None:
     if text is None:
         return None
     return pd.read_csv(io.StringIO(text), keep_default_na=False)
-
-
-def curve_path(member: str, split: str, metric: str) -> Path:
-    """dvclive's per-epoch table for one member, split (train/eval) and metric."""
-    return TRAINING_LOGS / member / "plots" / "metrics" / split / f"{metric}.tsv"
 
 
 def read_curves(run: Run, source: Source) -> pd.DataFrame:
@@ -367,7 +365,7 @@ def read_image_indexes(root: Path, run: Run) -> dict[str, pd.DataFrame]:
     """Each representation's image index (file, track, genre, split, window) in the workspace."""
     indexes, absent = {}, []
     for rep in REPRESENTATIONS:
-        path = root / IMAGES_DIR / rep / "index.csv"
+        path = root / image_index(image_folder(rep))
         if path.is_file():
             table = pd.read_csv(path, keep_default_na=False)
             if set(KEY_COLUMNS) | {"file"} <= set(table.columns):
@@ -375,7 +373,7 @@ def read_image_indexes(root: Path, run: Run) -> dict[str, pd.DataFrame]:
                 continue
         absent.append(rep)
     if absent:
-        run.note(", ".join(f"{IMAGES_DIR}/{rep}/" for rep in absent),
+        run.note(", ".join(f"{image_folder(rep)}/" for rep in absent),
                  "example images of these representations are not shown",
                  f"dvc pull {IMAGES_DIR} (fetch) or dvc repro images (make them)")
     return indexes

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from genre_ensemble.fileio import atomic_path
 from genre_ensemble.params import Params
-from genre_ensemble.stages._common import SYNTHETIC_DIR, logger, run_stage
+from genre_ensemble.paths import SYNTHETIC_DIR
+from genre_ensemble.stages._common import logger, run_stage
 
 
 def corpus(params: Params) -> None:

@@ -5,15 +5,9 @@ from __future__ import annotations
 from genre_ensemble.ensemble import combine, learn_weights
 from genre_ensemble.fileio import write_json
 from genre_ensemble.params import Params
+from genre_ensemble.paths import ENSEMBLE_METRICS, ENSEMBLE_PREDICTIONS, predictions_path
 from genre_ensemble.predictions import read_predictions, write_predictions
-from genre_ensemble.stages._common import (
-    ENSEMBLE_METRICS,
-    ENSEMBLE_PREDICTIONS,
-    StageError,
-    logger,
-    predictions_path,
-    run_stage,
-)
+from genre_ensemble.stages._common import StageError, logger, run_stage
 
 
 def read_member_tables(members: tuple[str, ...]) -> dict:

@@ -4,71 +4,65 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
-
 from genre_ensemble.figures import confusion_png
 from genre_ensemble.fileio import write_bytes, write_csv, write_json
-from genre_ensemble.genres import GENRES
-from genre_ensemble.metrics import classification_metrics, genre_confusion, per_genre_report
-from genre_ensemble.params import MEMBERS, Params
-from genre_ensemble.predictions import labels, probability_matrix, read_predictions
-from genre_ensemble.stages._common import (
+from genre_ensemble.members import MEMBERS
+from genre_ensemble.metrics import (
+    confusion_pairs,
+    genre_confusion,
+    metrics_record,
+    score_models,
+    score_test_clips,
+)
+from genre_ensemble.params import Params
+from genre_ensemble.paths import (
     CONFUSION_FIGURE,
     CONFUSION_TABLE,
     DATA_METRICS,
     ENSEMBLE_PREDICTIONS,
     METRICS,
     PER_GENRE,
-    logger,
     predictions_path,
-    run_stage,
 )
+from genre_ensemble.predictions import read_predictions
+from genre_ensemble.stages._common import logger, run_stage
 
 
 def evaluate(params: Params) -> None:
-    tables = {
-        member: read_predictions(predictions_path(member))
-        for member in MEMBERS
-        if predictions_path(member).is_file()
-    }
-    tables["ensemble"] = read_predictions(ENSEMBLE_PREDICTIONS)
-    data = json.loads(DATA_METRICS.read_text())
-    results, per_genre = {}, {}
-    for name, table in tables.items():
-        test = table[table["split"] == "test"]
-        targets = labels(test)
-        predicted = probability_matrix(test).argmax(axis=1)
-        results[name] = classification_metrics(
-            targets, predicted, bootstrap=params.evaluate.bootstrap, seed=params.evaluate.seed
-        )
-        per_genre[name] = per_genre_report(targets, predicted)
-        if name == "ensemble":
-            confusion = genre_confusion(targets, predicted)
-            pairs = pd.DataFrame(
-                {
-                    "actual": [GENRES[i] for i in targets],
-                    "predicted": [GENRES[i] for i in predicted],
-                }
-            )
-    metrics = {
-        "ensemble": results.pop("ensemble"),
-        "members": results,
-        "members_in_ensemble": list(params.ensemble.members),
-        "n_test": int(data["test"]),
-        "n_skipped": int(data["skipped"]),
-    }
+    settings = params.evaluate
+    members = score_models(
+        {
+            member: read_predictions(predictions_path(member))
+            for member in MEMBERS
+            if predictions_path(member).is_file()
+        },
+        bootstrap=settings.bootstrap,
+        seed=settings.seed,
+    )
+    ensemble = score_test_clips(
+        read_predictions(ENSEMBLE_PREDICTIONS), bootstrap=settings.bootstrap, seed=settings.seed
+    )
+    metrics = metrics_record(
+        ensemble,
+        members,
+        members_in_ensemble=list(params.ensemble.members),
+        data=json.loads(DATA_METRICS.read_text()),
+    )
     write_json(METRICS, metrics)
-    write_json(PER_GENRE, per_genre)
-    write_csv(CONFUSION_TABLE, pairs)
+    write_json(
+        PER_GENRE,
+        {name: scores.per_genre for name, scores in {**members, "ensemble": ensemble}.items()},
+    )
+    write_csv(CONFUSION_TABLE, confusion_pairs(ensemble))
     write_bytes(
         CONFUSION_FIGURE,
         confusion_png(
-            confusion,
+            genre_confusion(ensemble.targets, ensemble.predicted),
             title=f"ensemble ({', '.join(params.ensemble.members)}), "
-            f"test accuracy {metrics['ensemble']['accuracy']:.1%}",
+            f"test accuracy {ensemble.metrics['accuracy']:.1%}",
         ),
     )
-    for name, values in [("ensemble", metrics["ensemble"]), *results.items()]:
+    for name, values in [("ensemble", metrics["ensemble"]), *metrics["members"].items()]:
         logger.info(
             "%-9s accuracy %.3f [%.3f, %.3f]  macro F1 %.3f",
             name,

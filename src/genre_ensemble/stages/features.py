@@ -11,7 +11,8 @@ from genre_ensemble.features import window_features
 from genre_ensemble.fileio import write_csv
 from genre_ensemble.parallel import parallel_map
 from genre_ensemble.params import Params
-from genre_ensemble.stages._common import FEATURES_TABLE, MANIFEST, logger, run_stage
+from genre_ensemble.paths import FEATURES_TABLE, MANIFEST
+from genre_ensemble.stages._common import logger, run_stage
 
 
 def _clip_rows(row: dict, params: Params) -> list[dict]:
@@ -29,8 +30,8 @@ def _clip_rows(row: dict, params: Params) -> list[dict]:
             window_features(
                 signal,
                 params.data.sample_rate,
-                window_seconds=params.segments.seconds,
-                overlap=params.segments.overlap,
+                segments=params.segments,
+                descriptors=params.features.descriptors,
             )
         )
     ]

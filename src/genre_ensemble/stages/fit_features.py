@@ -7,15 +7,11 @@ import pandas as pd
 
 from genre_ensemble.features import fit_predict
 from genre_ensemble.fileio import write_with
-from genre_ensemble.params import FEATURE_MEMBER, Params
+from genre_ensemble.members import FEATURE_MEMBER
+from genre_ensemble.params import Params
+from genre_ensemble.paths import FEATURES_TABLE, model_path, predictions_path
 from genre_ensemble.predictions import clip_probabilities, write_predictions
-from genre_ensemble.stages._common import (
-    FEATURES_TABLE,
-    MODELS_DIR,
-    logger,
-    predictions_path,
-    run_stage,
-)
+from genre_ensemble.stages._common import logger, run_stage
 
 
 def fit_features(params: Params) -> None:
@@ -23,7 +19,7 @@ def fit_features(params: Params) -> None:
     model, probabilities = fit_predict(table, params.features.classifier, params.features.seed)
     keep = table["split"].isin(["val", "test"]).to_numpy()
     predictions = clip_probabilities(table[keep].reset_index(drop=True), probabilities[keep])
-    write_with(MODELS_DIR / f"{FEATURE_MEMBER}.joblib", lambda temp: joblib.dump(model, temp))
+    write_with(model_path(FEATURE_MEMBER), lambda temp: joblib.dump(model, temp))
     write_predictions(predictions_path(FEATURE_MEMBER), predictions)
     logger.info(
         "features member (%s): %d clips predicted", params.features.classifier, len(predictions)

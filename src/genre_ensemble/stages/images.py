@@ -6,19 +6,18 @@ import pandas as pd
 
 from genre_ensemble.images import ImageJob, build_image_sets
 from genre_ensemble.params import Params
-from genre_ensemble.stages._common import IMAGES_DIR, MANIFEST, logger, run_stage
+from genre_ensemble.paths import IMAGES_DIR, MANIFEST
+from genre_ensemble.stages._common import logger, run_stage
 
 
 def images(params: Params) -> None:
     manifest = pd.read_csv(MANIFEST, keep_default_na=False)
-    job = ImageJob(
-        sample_rate=params.data.sample_rate,
-        clip_seconds=params.data.clip_seconds,
-        images=params.images,
-        segments=params.segments,
-    )
     indexes = build_image_sets(
-        manifest, IMAGES_DIR, job, n_jobs=params.images.n_jobs, backend=params.images.backend
+        manifest,
+        IMAGES_DIR,
+        ImageJob.from_params(params),
+        n_jobs=params.images.n_jobs,
+        backend=params.images.backend,
     )
     for name, index in indexes.items():
         logger.info("%s: %d images of %d clips", name, len(index), index["track"].nunique())

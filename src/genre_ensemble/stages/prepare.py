@@ -4,32 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
-from genre_ensemble.dataset import (
-    MANIFEST_COLUMNS,
-    SPLITS,
-    build_manifest,
-    list_clips,
-    listed_split,
-    read_track_list,
-    stratified_split,
-)
+from genre_ensemble.dataset import list_clips, skipped_clips, split_manifest, split_summary
 from genre_ensemble.fileio import write_csv, write_json
 from genre_ensemble.params import Params
-from genre_ensemble.stages._common import (
+from genre_ensemble.paths import (
     DATA_METRICS,
     MANIFEST,
     SKIPPED_REPORT,
     SPLIT_LISTS,
     SYNTHETIC_DIR,
-    StageError,
-    logger,
-    run_stage,
 )
-
-# File names of the fault-filtered lists (data/splits/README.md) for each split.
-FAULT_FILTERED_LISTS = {"train": "train", "val": "valid", "test": "test"}
+from genre_ensemble.stages._common import StageError, logger, run_stage
 
 
 def audio_root(params: Params) -> Path:
@@ -44,51 +29,13 @@ def audio_root(params: Params) -> Path:
     return params.data.gtzan_dir
 
 
-def assign_splits(manifest: pd.DataFrame, params: Params) -> tuple[pd.Series, list[str]]:
-    """The split column for ``split.method``, and the listed tracks that are missing."""
-    settings = params.split
-    if settings.method == "stratified":
-        return (
-            stratified_split(
-                manifest,
-                test_size=settings.test_size,
-                val_size=settings.val_size,
-                seed=settings.seed,
-            ),
-            [],
-        )
-    lists = {
-        split: read_track_list(SPLIT_LISTS / f"fault_filtered_{name}.txt")
-        for split, name in FAULT_FILTERED_LISTS.items()
-    }
-    split, missing = listed_split(manifest, lists)
-    for track in missing:
-        logger.warning("listed in the fault-filtered split but missing or unusable: %s", track)
-    return split, missing
-
-
 def prepare(params: Params) -> None:
     clips = list_clips(audio_root(params))
     logger.info("found %d clips", len(clips))
-    manifest = build_manifest(clips)
-    split, missing = assign_splits(manifest, params)
-    manifest["split"] = split
-    manifest = manifest[list(MANIFEST_COLUMNS)]
-    counts = manifest["split"].value_counts()
-    for name in SPLITS:
-        if counts.get(name, 0) == 0:
-            raise StageError(f"the {name} split is empty; check split.* in params.yaml")
-    skipped = manifest[manifest["status"] != "ok"]
-    summary = {
-        "clips": int(len(manifest)),
-        "usable": int((manifest["status"] == "ok").sum()),
-        "skipped": int(len(skipped)),
-        "unused": int(((manifest["status"] == "ok") & (manifest["split"] == "")).sum()),
-        "missing_listed": len(missing),
-        **{name: int(counts.get(name, 0)) for name in SPLITS},
-    }
+    manifest, missing = split_manifest(clips, params.split, lists_dir=SPLIT_LISTS)
+    summary = split_summary(manifest, missing)
     write_csv(MANIFEST, manifest)
-    write_csv(SKIPPED_REPORT, skipped[["track", "genre", "path", "reason"]])
+    write_csv(SKIPPED_REPORT, skipped_clips(manifest))
     write_json(DATA_METRICS, summary)
     logger.info("manifest: %s", summary)
 

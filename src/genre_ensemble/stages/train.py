@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import sys
 
-from genre_ensemble.params import REPRESENTATIONS, Params
-from genre_ensemble.stages._common import (
-    IMAGES_DIR,
-    MODELS_DIR,
-    TRAINING_LOGS,
-    StageError,
-    logger,
-    predictions_path,
-    run_stage,
-)
+from genre_ensemble.members import REPRESENTATIONS
+from genre_ensemble.params import Params
+from genre_ensemble.paths import image_folder, model_path, predictions_path, training_log_dir
+from genre_ensemble.stages._common import StageError, logger, run_stage
 
 
 def train(params: Params, representation: str) -> None:
@@ -32,10 +26,10 @@ def train(params: Params, representation: str) -> None:
     from genre_ensemble.predictions import write_predictions
     from genre_ensemble.training import save_model, train_member
 
-    images, index = load_image_set(IMAGES_DIR / representation)
+    images, index = load_image_set(image_folder(representation))
     logger.info("%s: %d images of shape %s", representation, len(images), images.shape[1:])
     # dvcyaml=None: dvc.yaml declares these plots itself; dvclive must not rewrite it.
-    with Live(dir=str(TRAINING_LOGS / representation), dvcyaml=None, save_dvc_exp=False) as live:
+    with Live(dir=str(training_log_dir(representation)), dvcyaml=None, save_dvc_exp=False) as live:
         model, predictions = train_member(
             images,
             index,
@@ -43,7 +37,7 @@ def train(params: Params, representation: str) -> None:
             callbacks=[DVCLiveCallback(live=live)],
             verbose=2 if not sys.stdout.isatty() else "auto",
         )
-    save_model(model, MODELS_DIR / f"{representation}.keras")
+    save_model(model, model_path(representation))
     write_predictions(predictions_path(representation), predictions)
 
 

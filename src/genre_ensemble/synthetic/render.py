@@ -14,10 +14,8 @@ from .dsp import colored_noise, compress, normalize_rms, reverb, rms, smooth_cur
 from .harmony import Progression, make_timeline
 from .instruments import INSTRUMENTS, render_notes
 from .parts import bass_notes, comp_notes, crackle_track, melody_notes, voice_track
-from .specs import ELEMENT_FIELDS, SPECS, GenreSpec, Mix
+from .specs import ELEMENT_FIELDS, SPECS, GenreSpec, Mix, Range
 from .timing import STEPS_PER_BEAT, Grid, build_grid
-
-Range = tuple[float, float]
 
 
 @dataclass(frozen=True)
