@@ -9,6 +9,7 @@ from pathlib import Path
 
 from genre_ensemble.audio import AudioError
 from genre_ensemble.dataset import DatasetError
+from genre_ensemble.fileio import remove_partials
 from genre_ensemble.params import Params, ParamsError, load_params
 
 logger = logging.getLogger("genre_ensemble")
@@ -30,6 +31,9 @@ CONFUSION_TABLE = Path("plots/confusion.csv")
 CONFUSION_FIGURE = Path("plots/confusion.png")
 TRAINING_LOGS = Path("plots/train")
 SPLIT_LISTS = Path("data/splits")
+PARAMS_CHECKED = Path("data/params.checked")
+# Folders that hold every stage output: swept for interrupted writes when a stage starts.
+OUTPUT_ROOTS = (Path("data"), Path("models"), Path("metrics"), Path("plots"))
 
 
 class StageError(Exception):
@@ -52,11 +56,14 @@ def run_stage(stage: Callable[[Params], None], params_path: str | Path = "params
     """Validate params.yaml, run ``stage`` with it, and turn known failures into one line.
 
     A wrong parameter or unusable input exits with status 2 and one sentence on stderr, no
-    traceback, before the stage writes anything.
+    traceback, before the stage writes anything. Temporaries that an interrupted run left in
+    the output folders are removed first.
     """
     setup_logging()
     try:
         params = load_params(params_path)
+        for path in remove_partials(OUTPUT_ROOTS):
+            logger.info("removed %s, left by an interrupted run", path)
         stage(params)
     except (ParamsError, DatasetError, AudioError, StageError) as error:
         sys.stderr.write(f"error: {error}\n")
