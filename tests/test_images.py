@@ -48,7 +48,7 @@ def test_every_window_of_every_usable_clip_becomes_one_png(tmp_path, manifest, j
         images, loaded = load_image_set(tmp_path / "images" / name)
         assert images.shape == (9, 24, 24, 1) and images.dtype == np.uint8
         pd.testing.assert_frame_equal(loaded, index, check_dtype=False)
-    assert not list((tmp_path / "images").glob(".*.tmp"))  # no temporary folder left
+    assert not list((tmp_path / "images").glob(".partial.*"))  # no temporary folder left
 
 
 def test_stage_images_equal_the_library_images(tmp_path, manifest, job):

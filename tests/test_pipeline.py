@@ -4,81 +4,17 @@ then a weights-only experiment that must rerun only the ensemble and evaluation.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .conftest import REPO, merge_params
+from .conftest import run_checked as _run
 
 pytestmark = pytest.mark.slow
 
-# What a fresh clone holds that the pipeline needs (generated data is not in git).
-COPIED = [
-    "src",
-    "dvc.yaml",
-    "params.yaml",
-    "pyproject.toml",
-    ".dvc/config",
-    ".dvcignore",
-    ".gitignore",
-    "data/splits",
-    "data/gtzan/README.md",
-]
-
-TINY = {
-    "data": {"clip_seconds": 3.0},
-    "synthetic": {"clips_per_genre": 8, "seconds": 3.0},
-    "segments": {"seconds": 1.5, "overlap": 0.5},
-    "images": {"height": 32, "width": 32},
-    "train": {"epochs": 2, "batch_size": 32, "filters": 8},
-    "evaluate": {"bootstrap": 100},
-}
-
-
-def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (
-        f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    )
-    return result
-
-
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> tuple[Path, dict]:
-    root = tmp_path_factory.mktemp("repo")
-    for name in COPIED:
-        source, target = REPO / name, root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
-    params = merge_params(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        PYTHONPATH=str(root / "src"),
-        DVC_SITE_CACHE_DIR=str(root / ".cache" / "dvc-site"),
-        DVC_NO_ANALYTICS="1",
-        GIT_AUTHOR_NAME="pipeline test",
-        GIT_AUTHOR_EMAIL="test@example.invalid",
-        GIT_COMMITTER_NAME="pipeline test",
-        GIT_COMMITTER_EMAIL="test@example.invalid",
-    )
-    git = ["git", "-c", "user.name=pipeline test", "-c", "user.email=test@example.invalid"]
-    _run(["git", "init", "-q", "-b", "main"], root, env)
-    _run([*git, "add", "-A"], root, env)
-    _run([*git, "commit", "-q", "-m", "a fresh clone"], root, env)
-    _run(["dvc", "repro"], root, env)
-    _run([*git, "add", "-A"], root, env)
-    _run([*git, "commit", "-q", "-m", "tiny run"], root, env)
-    return root, env
+def workspace(tiny_workspace) -> tuple[Path, dict]:
+    return tiny_workspace
 
 
 def test_repro_writes_metrics_for_every_member_and_status_is_clean(workspace):

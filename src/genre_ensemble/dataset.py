@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from genre_ensemble.audio import AUDIO_EXTENSIONS, AudioError, decode, is_silent
 from genre_ensemble.genres import GENRES
-from genre_ensemble.params import SplitParams
+from genre_ensemble.params import DataParams, SplitParams
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,24 @@ FAULT_FILTERED_LISTS: dict[str, str] = {"train": "train", "val": "valid", "test"
 
 class DatasetError(Exception):
     """The corpus folder cannot be used; the message names the path and the fix."""
+
+
+def corpus_root(data: DataParams, *, synthetic_dir: str | Path) -> Path:
+    """The corpus folder that ``data.source`` selects: the synthetic corpus or the GTZAN copy.
+
+    Raises
+    ------
+    DatasetError
+        If ``data.source`` is gtzan and ``data.gtzan_dir`` is not a folder.
+    """
+    if data.source == "synthetic":
+        return Path(synthetic_dir)
+    if not data.gtzan_dir.is_dir():
+        raise DatasetError(
+            f"params.yaml: data.gtzan_dir is {str(data.gtzan_dir)!r}, which is not a folder; "
+            "point it at your GTZAN copy (see README, 'Real GTZAN')"
+        )
+    return data.gtzan_dir
 
 
 def find_genre_root(root: str | Path) -> Path:

@@ -1,5 +1,10 @@
 """Atomic writes: every output appears whole (temp file in the same folder, then rename) or not at
-all, so an interrupted stage never leaves a half-written file for DVC to cache."""
+all, so an interrupted stage never leaves a half-written file for DVC to cache.
+
+Temporary files and folders are named ``.partial.<name>.<random>``: git and DVC ignore that
+pattern (``.gitignore``, ``.dvcignore``), and :func:`remove_partials` clears what a killed
+process left behind (every stage calls it when it starts).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,15 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+# Prefix of every temporary file or folder written here; ignored by git and DVC.
+PARTIAL_PREFIX = ".partial."
 
 
 @contextmanager
@@ -25,7 +33,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent
+        prefix=f"{PARTIAL_PREFIX}{path.name}.", suffix=path.suffix, dir=path.parent
     )
     os.close(handle)
     temp = Path(temp_name)
@@ -64,3 +72,27 @@ def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
     """Call ``writer(temp_path)`` and move the result onto ``path`` atomically."""
     with atomic_path(path) as temp:
         writer(temp)
+
+
+def remove_partials(roots: Iterable[str | Path], *, depth: int = 3) -> list[Path]:
+    """Delete the temporaries that an interrupted write left under ``roots``.
+
+    Only names starting with :data:`PARTIAL_PREFIX` are touched, at most ``depth`` folders
+    below each root (outputs never sit deeper). Call it only when no other process writes
+    there: DVC runs one stage at a time in a workspace.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    removed = []
+    for root in map(Path, roots):
+        for level in range(depth + 1):
+            for path in sorted(root.glob("/".join(["*"] * level + [f"{PARTIAL_PREFIX}*"]))):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -174,19 +173,16 @@ def build_image_sets(
 
 @contextmanager
 def _temporary_folders(root: Path, names: Iterable[str]) -> Iterator[dict[str, Path]]:
-    """Yield empty ``.<name>.tmp`` folders; on success each replaces ``<root>/<name>``."""
-    temps = {name: root / f".{name}.tmp" for name in names}
-    try:
+    """Yield one empty temporary folder per name; on success each replaces ``<root>/<name>``.
+
+    The folders are :func:`genre_ensemble.fileio.atomic_path` temporaries, so an interrupted
+    run leaves only ignored ``.partial.*`` folders, which the next stage run removes.
+    """
+    with ExitStack() as stack:
+        temps = {name: stack.enter_context(atomic_path(root / name)) for name in names}
         for path in temps.values():
-            shutil.rmtree(path, ignore_errors=True)
-            path.mkdir(parents=True)
+            path.mkdir()
         yield temps
-        for name, path in temps.items():
-            with atomic_path(root / name) as target:
-                path.rename(target)
-    finally:
-        for path in temps.values():
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def load_image_set(folder: str | Path) -> tuple[np.ndarray, pd.DataFrame]:

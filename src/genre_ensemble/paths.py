@@ -12,6 +12,11 @@ from genre_ensemble.members import FEATURE_MEMBER
 
 PARAMS_FILE = Path("params.yaml")
 LOCK_FILE = Path("dvc.lock")
+# Folders that hold every stage output (swept for interrupted writes when a stage starts).
+OUTPUT_ROOTS = (Path("data"), Path("models"), Path("metrics"), Path("plots"))
+
+# stage `validate`: constant bytes that every other stage depends on
+PARAMS_CHECKED = Path("data/params.checked")
 
 # stage `corpus` / `prepare`
 SYNTHETIC_DIR = Path("data/synthetic")

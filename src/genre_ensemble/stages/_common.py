@@ -9,8 +9,9 @@ from pathlib import Path
 
 from genre_ensemble.audio import AudioError
 from genre_ensemble.dataset import DatasetError
+from genre_ensemble.fileio import remove_partials
 from genre_ensemble.params import Params, ParamsError, load_params
-from genre_ensemble.paths import PARAMS_FILE
+from genre_ensemble.paths import OUTPUT_ROOTS, PARAMS_FILE
 
 logger = logging.getLogger("genre_ensemble")
 
@@ -31,11 +32,14 @@ def run_stage(stage: Callable[[Params], None], params_path: str | Path = PARAMS_
     """Validate params.yaml, run ``stage`` with it, and turn known failures into one line.
 
     A wrong parameter or unusable input exits with status 2 and one sentence on stderr, no
-    traceback, before the stage writes anything.
+    traceback, before the stage writes anything. Temporaries that an interrupted run left in
+    the output folders are removed first.
     """
     setup_logging()
     try:
         params = load_params(params_path)
+        for path in remove_partials(OUTPUT_ROOTS):
+            logger.info("removed %s, left by an interrupted run", path)
         stage(params)
     except (ParamsError, DatasetError, AudioError, StageError) as error:
         sys.stderr.write(f"error: {error}\n")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from genre_ensemble.dataset import list_clips, skipped_clips, split_manifest, split_summary
+from genre_ensemble.dataset import (
+    corpus_root,
+    list_clips,
+    skipped_clips,
+    split_manifest,
+    split_summary,
+)
 from genre_ensemble.fileio import write_csv, write_json
 from genre_ensemble.params import Params
 from genre_ensemble.paths import (
@@ -14,23 +18,11 @@ from genre_ensemble.paths import (
     SPLIT_LISTS,
     SYNTHETIC_DIR,
 )
-from genre_ensemble.stages._common import StageError, logger, run_stage
-
-
-def audio_root(params: Params) -> Path:
-    """The corpus folder selected by ``data.source``."""
-    if params.data.source == "synthetic":
-        return SYNTHETIC_DIR
-    if not params.data.gtzan_dir.is_dir():
-        raise StageError(
-            f"params.yaml: data.gtzan_dir is {str(params.data.gtzan_dir)!r}, which is not a "
-            "folder; point it at your GTZAN copy (see README, 'Real GTZAN')"
-        )
-    return params.data.gtzan_dir
+from genre_ensemble.stages._common import logger, run_stage
 
 
 def prepare(params: Params) -> None:
-    clips = list_clips(audio_root(params))
+    clips = list_clips(corpus_root(params.data, synthetic_dir=SYNTHETIC_DIR))
     logger.info("found %d clips", len(clips))
     manifest, missing = split_manifest(clips, params.split, lists_dir=SPLIT_LISTS)
     summary = split_summary(manifest, missing)

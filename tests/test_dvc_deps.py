@@ -1,0 +1,163 @@
+"""A stage's deps are what it runs: every package module its entry point imports, transitively.
+
+A module missing from a stage's deps lets DVC serve a stale output after that module changes; a
+listed module the stage never imports reruns it for nothing. The closure is computed from the
+source (every import statement, also inside functions; not those under ``TYPE_CHECKING``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO, run_checked
+
+PACKAGE = "genre_ensemble"
+SOURCE = REPO / "src"
+MODULE_COMMAND = f"python -m {PACKAGE}."
+
+
+def module_file(name: str, source: Path = SOURCE) -> Path | None:
+    """The file that defines module ``name`` (a ``.py`` file or a package's ``__init__.py``)."""
+    base = source.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imported_modules(path: Path, name: str) -> set[str]:
+    """Package modules that the module ``name`` (in ``path``) imports when it runs."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # submodules
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return {module for module in found if module.split(".")[0] == PACKAGE and module_file(module)}
+
+
+def import_closure(entry: str) -> set[Path]:
+    """Files of every package module that running ``python -m entry`` executes."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages run
+        todo.extend(imported_modules(module_file(name), name))
+    return {module_file(name) for name in seen}
+
+
+def stages() -> dict[str, dict]:
+    """dvc.yaml's stages with ``foreach`` expanded (``name@item``)."""
+    expanded = {}
+    for name, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        if "foreach" not in stage:
+            expanded[name] = stage
+            continue
+        for item in stage["foreach"]:
+            text = yaml.safe_dump(stage["do"]).replace("${item}", str(item))
+            expanded[f"{name}@{item}"] = yaml.safe_load(text)
+    return expanded
+
+
+def entry_module(stage: dict) -> str:
+    command = stage["cmd"]
+    assert command.startswith(MODULE_COMMAND), f"not a package entry point: {command}"
+    return command.removeprefix("python -m ").split()[0]
+
+
+def listed_sources(stage: dict) -> set[Path]:
+    """The package files a stage's deps cover (a folder covers every module in it)."""
+    covered: set[Path] = set()
+    for dep in stage.get("deps", []):
+        path = REPO / dep
+        if not dep.startswith("src/"):
+            continue
+        covered.update(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return covered
+
+
+STAGES = stages()
+
+
+def _relative(paths: set[Path]) -> list[str]:
+    return sorted(path.relative_to(REPO).as_posix() for path in paths)
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_deps_are_exactly_its_import_closure(name):
+    stage = STAGES[name]
+    closure = import_closure(entry_module(stage))
+    covered = listed_sources(stage)
+    missing, stale = _relative(closure - covered), _relative(covered - closure)
+    assert not missing, f"{name}: add to its deps in dvc.yaml the modules it runs: {missing}"
+    assert not stale, f"{name}: remove from its deps the modules it never imports: {stale}"
+
+
+def test_the_closure_follows_imports_inside_functions_and_skips_type_checking(tmp_path):
+    package = tmp_path / PACKAGE
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from genre_ensemble import b\n")
+    (package / "b.py").write_text("from . import c\n")
+    (package / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from genre_ensemble import d\n"
+    )
+    (package / "d.py").write_text("")
+    names = {PACKAGE}
+    for name in ("a", "b", "c"):
+        names |= imported_modules(package / f"{name}.py", f"{PACKAGE}.{name}")
+    found = {name for name in names if module_file(name, tmp_path)}
+    assert found == {PACKAGE, f"{PACKAGE}.b", f"{PACKAGE}.c"}
+
+
+@pytest.mark.slow
+def test_editing_a_shared_module_marks_exactly_the_stages_that_import_it(tiny_workspace):
+    root, env = tiny_workspace
+    edited = root / "src" / PACKAGE / "segments.py"
+    original = edited.read_text()
+    edited.write_text(original + "\n# an edit that changes the file's hash\n")
+    try:
+        status = json.loads(run_checked(["dvc", "status", "--json"], root, env).stdout)
+    finally:
+        edited.write_text(original)
+    importers = {
+        name for name, stage in STAGES.items()
+        if REPO / "src" / PACKAGE / "segments.py" in import_closure(entry_module(stage))
+    }
+    assert {"images", "features"} <= importers
+    assert set(status) == importers
