@@ -10,6 +10,7 @@ from genre_ensemble.dataset import (
     MANIFEST_COLUMNS,
     SPLITS,
     build_manifest,
+    kfold_split,
     list_clips,
     listed_split,
     read_track_list,
@@ -57,6 +58,15 @@ def assign_splits(manifest: pd.DataFrame, params: Params) -> tuple[pd.Series, li
             ),
             [],
         )
+    if settings.method == "kfold":
+        split = kfold_split(
+            manifest,
+            folds=settings.folds,
+            fold=settings.fold,
+            val_size=settings.val_size,
+            seed=settings.seed,
+        )
+        return split, []
     lists = {
         split: read_track_list(SPLIT_LISTS / f"fault_filtered_{name}.txt")
         for split, name in FAULT_FILTERED_LISTS.items()
