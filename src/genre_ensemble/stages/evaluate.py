@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from genre_ensemble.crossval import TEST_CLIPS, test_outcomes
 from genre_ensemble.figures import confusion_png
 from genre_ensemble.fileio import write_bytes, write_csv, write_json
 from genre_ensemble.genres import GENRES
@@ -59,6 +60,7 @@ def evaluate(params: Params) -> None:
     }
     write_json(METRICS, metrics)
     write_json(PER_GENRE, per_genre)
+    write_csv(TEST_CLIPS, test_outcomes(tables))  # per-clip outcomes: `compare` pairs runs by clip
     write_csv(CONFUSION_TABLE, pairs)
     write_bytes(
         CONFUSION_FIGURE,
