@@ -13,7 +13,7 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint report bench paper ablation clean-venv
+.PHONY: run test lint report bench paper ablation cv compare clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ paper: $(STAMP)
 ablation: $(STAMP)
 	$(BIN)/python bench/ablation.py run
 	$(BIN)/python bench/ablation.py table
+
+# make cv VARIANTS="paper default" FOLDS=5   k-fold cross-validation of each variant as queued
+# DVC experiments (VARIANT-f0 ...), then the comparison; variants are those of bench/ablation.py
+VARIANTS ?= paper default
+FOLDS ?= 5
+cv: $(STAMP)
+	$(BIN)/python bench/ablation.py cv $(VARIANTS) --folds $(FOLDS)
+	$(BIN)/genre-ensemble compare $(VARIANTS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

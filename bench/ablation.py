@@ -2,11 +2,18 @@
 
     python bench/ablation.py run [NAME ...]   # dvc exp run --temp, one experiment after another
     python bench/ablation.py table            # collect their metrics into a markdown table
+    python bench/ablation.py cv NAME [NAME ...] [--folds 5]
+                                              # cross-validation: queue NAME-f0 .. NAME-f{k-1}
 
 ``run`` needs a clean git state (experiments are made from HEAD). Every experiment is an
 ordinary ``dvc exp run`` with ``-S`` overrides, printed before it starts, so each row of the
 README's results table can be reproduced by hand. Results land in ``bench/results/ablation.json``
 and ``bench/results/ablation.md``.
+
+``cv`` queues one experiment per fold (``dvc exp run --queue -n NAME-f<k> -S split.method=kfold
+-S split.folds=<folds> -S split.fold=<k>`` plus the variant's overrides), starts one queue worker
+(``dvc queue start -j 1``: one training at a time on a small machine) and waits until every
+queued fold has finished; ``genre-ensemble compare NAME ...`` then summarises the sweeps.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from genre_ensemble.paths import METRICS, PARAMS_FILE
@@ -89,6 +98,69 @@ def dvc_exp_run(name: str, overrides: tuple[str, ...]) -> None:
     subprocess.run(command, cwd=ROOT, check=True)
 
 
+def cv_commands(name: str, folds: int) -> list[list[str]]:
+    """The ``dvc exp run --queue`` command of each fold of variant ``name``."""
+    commands = []
+    for fold in range(folds):
+        command = ["dvc", "exp", "run", "--queue", "-n", f"{name}-f{fold}"]
+        # the variant's overrides first, the fold's last: the split of a sweep always wins
+        overrides = (
+            *EXPERIMENTS[name][0],
+            "split.method=kfold",
+            f"split.folds={folds}",
+            f"split.fold={fold}",
+        )
+        for override in overrides:
+            command += ["-S", override]
+        commands.append(command)
+    return commands
+
+
+QUEUE_START: tuple[str, ...] = ("dvc", "queue", "start", "-j", "1")
+UNFINISHED_STATES: frozenset[str] = frozenset({"queued", "running"})
+POLL_SECONDS = 30
+
+
+def experiment_states(names: set[str]) -> dict[str, str]:
+    """Queue state (queued, running, success, failed) of the named experiments."""
+    shown = json.loads(
+        subprocess.run(
+            ["dvc", "exp", "show", "--json"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+    )
+    states = {}
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            if experiment.get("name") in names:
+                executor = experiment.get("executor") or {}
+                states.setdefault(experiment["name"], executor.get("state", "success"))
+    return states
+
+
+def run_cv(names: list[str], folds: int) -> int:
+    """Queue every fold of every variant, run the queue, wait; 1 if a fold failed."""
+    queued = set()
+    for name in names:
+        for command in cv_commands(name, folds):
+            logger.info("%s", shlex.join(command))
+            subprocess.run(command, cwd=ROOT, check=True)
+            queued.add(command[command.index("-n") + 1])
+    logger.info("%s", shlex.join(QUEUE_START))
+    subprocess.run(list(QUEUE_START), cwd=ROOT, check=True)
+    while True:
+        states = experiment_states(queued)
+        waiting = sorted(n for n in queued if states.get(n, "queued") in UNFINISHED_STATES)
+        if not waiting:
+            break
+        logger.info("waiting for %d of %d folds (%s)", len(waiting), len(queued), waiting[0])
+        time.sleep(POLL_SECONDS)
+    failed = sorted(n for n in queued if states.get(n) != "success")
+    for name in failed:
+        logger.error("%s failed: see `dvc queue logs %s`", name, name)
+    logger.info("done; compare with: genre-ensemble compare %s", " ".join(names))
+    return 1 if failed else 0
+
+
 def collect() -> dict[str, dict]:
     """Metrics of the named experiments from ``dvc exp show --json``."""
     shown = json.loads(
@@ -146,11 +218,19 @@ def main() -> int:
     run = commands.add_parser("run", help="run experiments (all by default)")
     run.add_argument("names", nargs="*", metavar="NAME", help=", ".join(EXPERIMENTS))
     commands.add_parser("table", help="write bench/results/ablation.{json,md}")
+    cv = commands.add_parser("cv", help="k-fold cross-validation of variants via the DVC queue")
+    cv.add_argument("names", nargs="+", metavar="NAME", help=", ".join(EXPERIMENTS))
+    cv.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
     args = parser.parse_args()
-    if args.command == "run":
+    if args.command in ("run", "cv"):
         unknown = [name for name in args.names if name not in EXPERIMENTS]
         if unknown:
             parser.error(f"unknown experiments {unknown}; choose from {', '.join(EXPERIMENTS)}")
+    if args.command == "cv":
+        if args.folds < 2:
+            parser.error(f"--folds must be 2 or more, not {args.folds}")
+        return run_cv(args.names, args.folds)
+    if args.command == "run":
         for name in args.names or EXPERIMENTS:
             dvc_exp_run(name, EXPERIMENTS[name][0])
         return 0

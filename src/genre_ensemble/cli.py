@@ -1,4 +1,4 @@
-"""The ``genre-ensemble`` command: ``predict`` new songs, ``report`` a run as one HTML page.
+"""The ``genre-ensemble`` command: ``predict`` songs, ``report`` runs, ``compare`` CV sweeps.
 
 Each sub-command lives in its own module, imported only when used, so ``genre-ensemble report``
 never pays for TensorFlow.
@@ -15,6 +15,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("genre_ensemble.predict", "classify audio files with the trained ensemble"),
     "report": ("genre_ensemble.report", "write reports/index.html, an offline report of runs"),
+    "compare": ("genre_ensemble.compare", "cross-validation sweeps side by side, paired tests"),
 }
 
 

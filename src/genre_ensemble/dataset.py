@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm import tqdm
 
 from genre_ensemble.audio import AUDIO_EXTENSIONS, AudioError, decode, is_silent
@@ -203,6 +203,61 @@ def stratified_split(
     return split
 
 
+def kfold_split(
+    manifest: pd.DataFrame, *, folds: int, fold: int, val_size: float, seed: int
+) -> pd.Series:
+    """Cross-validation: fold ``fold`` of a seeded, stratified ``folds``-fold partition is test.
+
+    The usable clips are cut into ``folds`` parts with per-genre proportions kept
+    (:class:`sklearn.model_selection.StratifiedKFold`, shuffled with ``seed``); part ``fold`` is
+    the test set and ``val_size`` of the remaining clips go to validation, stratified, as in
+    :func:`stratified_split`. Over ``fold = 0 .. folds - 1`` every usable clip is a test clip
+    exactly once.
+
+    Parameters
+    ----------
+    manifest : pd.DataFrame
+        Columns ``genre`` and ``status`` at least; only ``status == "ok"`` rows are split.
+    folds : int
+        Number of folds, >= 2.
+    fold : int
+        The test fold, in ``[0, folds)``.
+    val_size : float
+        Fraction in (0, 1) of the non-test clips used for validation.
+    seed : int
+        Seed of the fold shuffle and of the validation draw.
+
+    Returns
+    -------
+    pd.Series of str, aligned with ``manifest``
+        ``train``, ``val`` or ``test`` for usable clips, ``""`` for skipped ones.
+
+    Raises
+    ------
+    DatasetError
+        A genre has fewer usable clips than ``folds`` (some fold would lack it).
+    """
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold {fold} is outside [0, {folds})")
+    usable = manifest.index[manifest["status"] == "ok"]
+    labels = manifest.loc[usable, "genre"]
+    smallest = labels.value_counts()
+    if smallest.min() < folds:
+        raise DatasetError(
+            f"split.folds is {folds} but genre {smallest.idxmin()!r} has only "
+            f"{smallest.min()} usable clips; lower split.folds"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    rest_positions, test_positions = list(splitter.split(usable, labels))[fold]
+    rest, test = usable[rest_positions], usable[test_positions]
+    train, val = train_test_split(
+        rest, test_size=val_size, stratify=labels.loc[rest], random_state=seed
+    )
+    split = pd.Series("", index=manifest.index, dtype=object)
+    split.loc[train], split.loc[val], split.loc[test] = "train", "val", "test"
+    return split
+
+
 def read_track_list(path: str | Path) -> list[str]:
     """Track stems of a split list (``<genre>/<genre>.000NN.au`` per line)."""
     lines = Path(path).read_text().split()
@@ -248,8 +303,9 @@ def assign_splits(
     manifest : pd.DataFrame
         From :func:`build_manifest`.
     settings : SplitParams
-        params ``split``: ``stratified`` (:func:`stratified_split`) or ``fault_filtered``
-        (:func:`listed_split` on the lists ``fault_filtered_{train,valid,test}.txt``).
+        params ``split``: ``stratified`` (:func:`stratified_split`), ``kfold``
+        (:func:`kfold_split`) or ``fault_filtered`` (:func:`listed_split` on the lists
+        ``fault_filtered_{train,valid,test}.txt``).
     lists_dir : str or Path
         Folder of the fault-filtered lists.
 
@@ -263,6 +319,15 @@ def assign_splits(
         split = stratified_split(
             manifest,
             test_size=settings.test_size,
+            val_size=settings.val_size,
+            seed=settings.seed,
+        )
+        return split, []
+    if settings.method == "kfold":
+        split = kfold_split(
+            manifest,
+            folds=settings.folds,
+            fold=settings.fold,
             val_size=settings.val_size,
             seed=settings.seed,
         )

@@ -23,7 +23,7 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 IMAGE_STYLES: tuple[str, ...] = ("clean", "figure")
 DATA_SOURCES: tuple[str, ...] = ("synthetic", "gtzan")
-SPLIT_METHODS: tuple[str, ...] = ("stratified", "fault_filtered")
+SPLIT_METHODS: tuple[str, ...] = ("stratified", "fault_filtered", "kfold")
 ENSEMBLE_METHODS: tuple[str, ...] = ("sum", "learned")
 FEATURE_CLASSIFIERS: tuple[str, ...] = ("logistic", "random_forest", "gradient_boosting")
 JOBLIB_BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "dask", "ray")
@@ -62,6 +62,8 @@ class SplitParams:
     test_size: float
     val_size: float
     seed: int
+    folds: int  # kfold only: number of folds
+    fold: int  # kfold only: the test fold, 0 .. folds - 1
 
 
 @dataclass(frozen=True)
@@ -253,11 +255,21 @@ def _synthetic(section: _Section) -> SyntheticParams:
 
 
 def _split(section: _Section) -> SplitParams:
+    folds = section.integer("folds", minimum=2)
+    fold = section.integer("fold", minimum=0)
+    if fold >= folds:
+        raise ParamsError(
+            section.key("fold"),
+            f"is {fold} but split.folds is {folds} (folds are numbered 0 .. {folds - 1})",
+            f"use a fold below {folds} or raise split.folds",
+        )
     return SplitParams(
         method=section.choice("method", SPLIT_METHODS),
         test_size=section.number("test_size", low=0.0, high=1.0, low_open=True, high_open=True),
         val_size=section.number("val_size", low=0.0, high=1.0, low_open=True, high_open=True),
         seed=section.integer("seed", minimum=0),
+        folds=folds,
+        fold=fold,
     )
 
 

@@ -44,6 +44,7 @@ METRICS = Path("metrics/metrics.json")
 PER_GENRE = Path("metrics/per_genre.json")
 CONFUSION_TABLE = Path("plots/confusion.csv")
 CONFUSION_FIGURE = Path("plots/confusion.png")
+TEST_CLIPS = Path("metrics/test_clips.csv")  # per-clip outcomes: `compare` pairs runs by clip
 
 
 def model_path(member: str, *, models_dir: str | Path = MODELS_DIR) -> Path:

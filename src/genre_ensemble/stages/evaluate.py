@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from genre_ensemble.crossval import clip_outcomes
 from genre_ensemble.figures import confusion_png
 from genre_ensemble.fileio import write_bytes, write_csv, write_json
 from genre_ensemble.members import MEMBERS
@@ -22,6 +23,7 @@ from genre_ensemble.paths import (
     ENSEMBLE_PREDICTIONS,
     METRICS,
     PER_GENRE,
+    TEST_CLIPS,
     predictions_path,
 )
 from genre_ensemble.predictions import read_predictions
@@ -30,18 +32,14 @@ from genre_ensemble.stages._common import logger, run_stage
 
 def evaluate(params: Params) -> None:
     settings = params.evaluate
-    members = score_models(
-        {
-            member: read_predictions(predictions_path(member))
-            for member in MEMBERS
-            if predictions_path(member).is_file()
-        },
-        bootstrap=settings.bootstrap,
-        seed=settings.seed,
-    )
-    ensemble = score_test_clips(
-        read_predictions(ENSEMBLE_PREDICTIONS), bootstrap=settings.bootstrap, seed=settings.seed
-    )
+    tables = {
+        member: read_predictions(predictions_path(member))
+        for member in MEMBERS
+        if predictions_path(member).is_file()
+    }
+    ensemble_table = read_predictions(ENSEMBLE_PREDICTIONS)
+    members = score_models(tables, bootstrap=settings.bootstrap, seed=settings.seed)
+    ensemble = score_test_clips(ensemble_table, bootstrap=settings.bootstrap, seed=settings.seed)
     metrics = metrics_record(
         ensemble,
         members,
@@ -53,6 +51,7 @@ def evaluate(params: Params) -> None:
         PER_GENRE,
         {name: scores.per_genre for name, scores in {**members, "ensemble": ensemble}.items()},
     )
+    write_csv(TEST_CLIPS, clip_outcomes({**tables, "ensemble": ensemble_table}))
     write_csv(CONFUSION_TABLE, confusion_pairs(ensemble))
     write_bytes(
         CONFUSION_FIGURE,
