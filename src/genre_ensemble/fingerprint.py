@@ -428,3 +428,23 @@ def keep_together(split: pd.Series, pairs: pd.DataFrame, *,
             logger.info("duplicates kept together in %s: %s", target, ", ".join(moved))
             result.loc[moved] = target
     return result
+
+
+def fingerprint_files(paths: Mapping[str, str], *, sample_rate: int, seconds: float | None
+                      ) -> dict[str, Fingerprint]:
+    """Fingerprints of audio files, each decoded as the pipeline sees it.
+
+    Parameters
+    ----------
+    paths : Mapping[str, str]
+        Track name to file path (usable clips: decoding errors propagate).
+    sample_rate : int
+        Hz; every clip is resampled to it, so all hops agree.
+    seconds : float or None
+        Clip length the pipeline pads or trims to (None: as decoded).
+    """
+    from genre_ensemble.audio import load_clip
+
+    return {track: clip_fingerprint(load_clip(path, sample_rate=sample_rate, seconds=seconds),
+                                    sample_rate)
+            for track, path in paths.items()}

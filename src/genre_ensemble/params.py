@@ -24,6 +24,8 @@ LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 IMAGE_STYLES: tuple[str, ...] = ("clean", "figure")
 DATA_SOURCES: tuple[str, ...] = ("synthetic", "gtzan")
 SPLIT_METHODS: tuple[str, ...] = ("stratified", "fault_filtered")
+# report: list near-identical clips only | together: also move each group into one split
+DUPLICATE_MODES: tuple[str, ...] = ("report", "together")
 ENSEMBLE_METHODS: tuple[str, ...] = ("sum", "learned")
 FEATURE_CLASSIFIERS: tuple[str, ...] = ("logistic", "random_forest", "gradient_boosting")
 JOBLIB_BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "dask", "ray")
@@ -62,6 +64,8 @@ class SplitParams:
     test_size: float
     val_size: float
     seed: int
+    duplicates: str
+    duplicate_threshold: float
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,9 @@ def _split(section: _Section) -> SplitParams:
         test_size=section.number("test_size", low=0.0, high=1.0, low_open=True, high_open=True),
         val_size=section.number("val_size", low=0.0, high=1.0, low_open=True, high_open=True),
         seed=section.integer("seed", minimum=0),
+        duplicates=section.choice("duplicates", DUPLICATE_MODES),
+        duplicate_threshold=section.number("duplicate_threshold", low=0.0, high=1.0,
+                                           low_open=True),
     )
 
 

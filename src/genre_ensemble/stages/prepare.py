@@ -16,9 +16,16 @@ from genre_ensemble.dataset import (
     stratified_split,
 )
 from genre_ensemble.fileio import write_csv, write_json
+from genre_ensemble.fingerprint import (
+    duplicate_report,
+    find_duplicates,
+    fingerprint_files,
+    keep_together,
+)
 from genre_ensemble.params import Params
 from genre_ensemble.stages._common import (
     DATA_METRICS,
+    DUPLICATES_REPORT,
     MANIFEST,
     SKIPPED_REPORT,
     SPLIT_LISTS,
@@ -67,12 +74,30 @@ def assign_splits(manifest: pd.DataFrame, params: Params) -> tuple[pd.Series, li
     return split, missing
 
 
+def audit_duplicates(manifest: pd.DataFrame, params: Params) -> tuple[pd.Series, pd.DataFrame]:
+    """Fingerprint the usable clips; the split (duplicates kept together when
+    ``split.duplicates`` is together) and the duplicate report with each clip's final split."""
+    usable = manifest[manifest["status"] == "ok"]
+    fingerprints = fingerprint_files(dict(zip(usable["track"], usable["path"], strict=True)),
+                                     sample_rate=params.data.sample_rate,
+                                     seconds=params.data.clip_seconds)
+    pairs = find_duplicates(fingerprints, threshold=params.split.duplicate_threshold)
+    split = manifest.set_index("track")["split"]
+    if params.split.duplicates == "together":
+        split = keep_together(split, pairs)
+    report = duplicate_report(pairs, manifest.assign(split=manifest["track"].map(split)))
+    return split, report
+
+
 def prepare(params: Params) -> None:
     clips = list_clips(audio_root(params))
     logger.info("found %d clips", len(clips))
     manifest = build_manifest(clips)
     split, missing = assign_splits(manifest, params)
     manifest["split"] = split
+    by_track, duplicates = audit_duplicates(manifest, params)
+    moved = int((manifest["track"].map(by_track) != manifest["split"]).sum())
+    manifest["split"] = manifest["track"].map(by_track)
     manifest = manifest[list(MANIFEST_COLUMNS)]
     counts = manifest["split"].value_counts()
     for name in SPLITS:
@@ -85,10 +110,14 @@ def prepare(params: Params) -> None:
         "skipped": int(len(skipped)),
         "unused": int(((manifest["status"] == "ok") & (manifest["split"] == "")).sum()),
         "missing_listed": len(missing),
+        "duplicate_pairs": int(len(duplicates)),
+        "cross_split_duplicates": int(duplicates["cross_split"].sum()),
+        "duplicates_moved": moved,
         **{name: int(counts.get(name, 0)) for name in SPLITS},
     }
     write_csv(MANIFEST, manifest)
     write_csv(SKIPPED_REPORT, skipped[["track", "genre", "path", "reason"]])
+    write_csv(DUPLICATES_REPORT, duplicates)
     write_json(DATA_METRICS, summary)
     logger.info("manifest: %s", summary)
 
