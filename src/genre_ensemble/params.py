@@ -24,6 +24,8 @@ LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 IMAGE_STYLES: tuple[str, ...] = ("clean", "figure")
 DATA_SOURCES: tuple[str, ...] = ("synthetic", "gtzan")
 SPLIT_METHODS: tuple[str, ...] = ("stratified", "fault_filtered", "kfold")
+# report: list near-identical clips only | together: also move each group into one split
+DUPLICATE_MODES: tuple[str, ...] = ("report", "together")
 ENSEMBLE_METHODS: tuple[str, ...] = ("sum", "learned")
 FEATURE_CLASSIFIERS: tuple[str, ...] = ("logistic", "random_forest", "gradient_boosting")
 JOBLIB_BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "dask", "ray")
@@ -64,6 +66,8 @@ class SplitParams:
     seed: int
     folds: int  # kfold only: number of folds
     fold: int  # kfold only: the test fold, 0 .. folds - 1
+    duplicates: str
+    duplicate_threshold: float
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,9 @@ def _split(section: _Section) -> SplitParams:
         seed=section.integer("seed", minimum=0),
         folds=folds,
         fold=fold,
+        duplicates=section.choice("duplicates", DUPLICATE_MODES),
+        duplicate_threshold=section.number("duplicate_threshold", low=0.0, high=1.0,
+                                           low_open=True),
     )
 
 

@@ -24,6 +24,7 @@ SPLIT_LISTS = Path("data/splits")
 MANIFEST = Path("data/prepared/manifest.csv")
 DATA_METRICS = Path("metrics/data.json")
 SKIPPED_REPORT = Path("metrics/skipped_clips.csv")
+DUPLICATES_REPORT = Path("metrics/duplicates.csv")
 
 # stage `images`: <IMAGES_DIR>/<representation>/<track>.wNN.png and an index per folder
 IMAGES_DIR = Path("data/images")
