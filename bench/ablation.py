@@ -2,7 +2,7 @@
 
     python bench/ablation.py run [NAME ...]   # dvc exp run --temp, one experiment after another
     python bench/ablation.py table            # collect their metrics into a markdown table
-    python bench/ablation.py cv NAME [NAME ...] [--folds 5]
+    python bench/ablation.py cv NAME [NAME ...] [--folds 5] [--run-folds N] [--seeds S ...]
                                               # cross-validation: queue NAME-f0 .. NAME-f{k-1}
 
 ``run`` needs a clean git state (experiments are made from HEAD). Every experiment is an
@@ -79,8 +79,10 @@ EXPERIMENTS: dict[str, tuple[tuple[str, ...], str]] = {
         "paper + deep CNN (BN, GAP, Adam, cosine LR, early stopping, SpecAugment)",
     ),
     "paper-learned": (
-        (*PAPER, "ensemble.method=learned", "ensemble.weights=null"),
-        "paper + weights learned on validation",
+        # paper members do not early-stop, so holding calibration clips out of validation
+        # leaves them unchanged: against `paper`, only the ensemble's weights differ
+        (*PAPER, "split.calibration=0.5", "ensemble.method=learned", "ensemble.weights=null"),
+        "paper + weights learned on held-out calibration clips",
     ),
     "paper-features": (
         (*PAPER, "ensemble.members=[stft,cqt,chroma,features]", "ensemble.weights=[1,1,1,1]"),
@@ -98,14 +100,23 @@ def dvc_exp_run(name: str, overrides: tuple[str, ...]) -> None:
     subprocess.run(command, cwd=ROOT, check=True)
 
 
-def cv_commands(name: str, folds: int) -> list[list[str]]:
-    """The ``dvc exp run --queue`` command of each fold of variant ``name``."""
+def cv_commands(
+    name: str, folds: int, *, run_folds: int | None = None, seed: int | None = None
+) -> list[list[str]]:
+    """The ``dvc exp run --queue`` command of each fold of variant ``name``.
+
+    ``run_folds`` queues only the first folds of the ``folds``-fold partition (the same folds
+    for every variant, so they pair); ``seed`` also sets ``train.seed`` and names the
+    experiments ``<name>-seed<seed>-f<k>``.
+    """
     commands = []
-    for fold in range(folds):
-        command = ["dvc", "exp", "run", "--queue", "-n", f"{name}-f{fold}"]
+    label = name if seed is None else f"{name}-seed{seed}"
+    for fold in range(folds if run_folds is None else run_folds):
+        command = ["dvc", "exp", "run", "--queue", "-n", f"{label}-f{fold}"]
         # the variant's overrides first, the fold's last: the split of a sweep always wins
         overrides = (
             *EXPERIMENTS[name][0],
+            *(() if seed is None else (f"train.seed={seed}",)),
             "split.method=kfold",
             f"split.folds={folds}",
             f"split.fold={fold}",
@@ -137,14 +148,22 @@ def experiment_states(names: set[str]) -> dict[str, str]:
     return states
 
 
-def run_cv(names: list[str], folds: int) -> int:
-    """Queue every fold of every variant, run the queue, wait; 1 if a fold failed."""
+def queue_cv(
+    names: list[str], folds: int, *, run_folds: int | None, seeds: list[int] | None
+) -> set[str]:
+    """Queue the folds of every variant (and seed); the names of the queued experiments."""
     queued = set()
     for name in names:
-        for command in cv_commands(name, folds):
-            logger.info("%s", shlex.join(command))
-            subprocess.run(command, cwd=ROOT, check=True)
-            queued.add(command[command.index("-n") + 1])
+        for seed in seeds or [None]:
+            for command in cv_commands(name, folds, run_folds=run_folds, seed=seed):
+                logger.info("%s", shlex.join(command))
+                subprocess.run(command, cwd=ROOT, check=True)
+                queued.add(command[command.index("-n") + 1])
+    return queued
+
+
+def run_queue(queued: set[str]) -> int:
+    """Start one queue worker and wait for the ``queued`` experiments; 1 if one failed."""
     logger.info("%s", shlex.join(QUEUE_START))
     subprocess.run(list(QUEUE_START), cwd=ROOT, check=True)
     while True:
@@ -157,7 +176,7 @@ def run_cv(names: list[str], folds: int) -> int:
     failed = sorted(n for n in queued if states.get(n) != "success")
     for name in failed:
         logger.error("%s failed: see `dvc queue logs %s`", name, name)
-    logger.info("done; compare with: genre-ensemble compare %s", " ".join(names))
+    logger.info("done; compare with: genre-ensemble compare")
     return 1 if failed else 0
 
 
@@ -221,6 +240,12 @@ def main() -> int:
     cv = commands.add_parser("cv", help="k-fold cross-validation of variants via the DVC queue")
     cv.add_argument("names", nargs="+", metavar="NAME", help=", ".join(EXPERIMENTS))
     cv.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
+    cv.add_argument("--run-folds", type=int, default=None, metavar="N",
+                    help="queue only folds 0 .. N-1 of the --folds partition")
+    cv.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                    help="also repeat each fold with these train.seed values")
+    cv.add_argument("--no-wait", action="store_true",
+                    help="only queue (start later with another `cv` or `dvc queue start`)")
     args = parser.parse_args()
     if args.command in ("run", "cv"):
         unknown = [name for name in args.names if name not in EXPERIMENTS]
@@ -229,7 +254,10 @@ def main() -> int:
     if args.command == "cv":
         if args.folds < 2:
             parser.error(f"--folds must be 2 or more, not {args.folds}")
-        return run_cv(args.names, args.folds)
+        if args.run_folds is not None and not 1 <= args.run_folds <= args.folds:
+            parser.error(f"--run-folds must be in 1 .. {args.folds}, not {args.run_folds}")
+        queued = queue_cv(args.names, args.folds, run_folds=args.run_folds, seeds=args.seeds)
+        return 0 if args.no_wait else run_queue(queued)
     if args.command == "run":
         for name in args.names or EXPERIMENTS:
             dvc_exp_run(name, EXPERIMENTS[name][0])

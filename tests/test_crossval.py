@@ -26,11 +26,10 @@ from genre_ensemble.crossval import (
     load_experiments,
     select_experiments,
 )
-from genre_ensemble.dataset import DatasetError, kfold_split
+from genre_ensemble.dataset import DatasetError, assign_splits, calibration_split, kfold_split
 from genre_ensemble.genres import GENRES
 from genre_ensemble.params import ParamsError, parse_params
 from genre_ensemble.predictions import KEY_COLUMNS
-from genre_ensemble.stages.prepare import assign_splits
 
 from .conftest import REPO
 
@@ -95,7 +94,7 @@ def test_prepare_assigns_the_kfold_split(raw):
     raw["split"].update(method="kfold", folds=3, fold=1)
     params = parse_params(raw)
     manifest = _manifest()
-    split, missing = assign_splits(manifest, params)
+    split, missing = assign_splits(manifest, params.split, lists_dir=REPO / "data/splits")
     assert missing == []
     assert split.equals(kfold_split(manifest, folds=3, fold=1, val_size=0.3, seed=42))
 
@@ -201,6 +200,16 @@ def test_cv_queues_one_valid_experiment_per_fold(raw):
         assert (params.split.method, params.split.folds, params.split.fold) == ("kfold", 3, fold)
         assert params.train.architecture == "paper"
     assert ablation.QUEUE_START == ("dvc", "queue", "start", "-j", "1")
+
+
+def test_cv_runs_the_first_folds_of_the_partition_and_repeats_seeds(raw):
+    ablation = _ablation()
+    commands = ablation.cv_commands("default", 5, run_folds=2, seed=7)
+    assert [c[c.index("-n") + 1] for c in commands] == ["default-seed7-f0", "default-seed7-f1"]
+    for fold, command in enumerate(commands):
+        params = parse_params(_apply(raw, [command[i + 1] for i, w in enumerate(command)
+                                           if w == "-S"]))
+        assert (params.split.folds, params.split.fold, params.train.seed) == (5, fold, 7)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,3 +319,16 @@ def test_show_parsing_keeps_only_finished_experiments():
     assert [e.name for e in found] == ["done", "ok"]
     assert found[0].params == {"split.fold": 1}
     assert np.isscalar(found[0].params["split.fold"])
+
+
+def test_calibration_clips_come_out_of_validation_only_stratified_and_seeded():
+    manifest = _manifest(per_genre=20)
+    base = kfold_split(manifest, folds=4, fold=0, val_size=0.4, seed=1)
+    split = calibration_split(manifest, base, fraction=0.5, seed=1)
+    moved = split != base
+    assert moved.any() and (base[moved] == "val").all() and (split[moved] == "calib").all()
+    assert (split[~moved] == base[~moved]).all()  # train and test untouched
+    assert abs((split == "calib").sum() - (base == "val").sum() / 2) <= 1
+    assert manifest.loc[split == "calib", "genre"].nunique() == len(GENRES)
+    assert split.equals(calibration_split(manifest, base, fraction=0.5, seed=1))
+    assert calibration_split(manifest, base, fraction=0.0, seed=1).equals(base)

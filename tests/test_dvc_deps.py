@@ -37,7 +37,7 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def imported_modules(path: Path, name: str) -> set[str]:
+def imported_modules(path: Path, name: str, source: Path = SOURCE) -> set[str]:
     """Package modules that the module ``name`` (in ``path``) imports when it runs."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -63,10 +63,14 @@ def imported_modules(path: Path, name: str) -> set[str]:
             visit(child)
 
     visit(tree)
-    return {module for module in found if module.split(".")[0] == PACKAGE and module_file(module)}
+    return {
+        module
+        for module in found
+        if module.split(".")[0] == PACKAGE and module_file(module, source)
+    }
 
 
-def import_closure(entry: str) -> set[Path]:
+def import_closure(entry: str, source: Path = SOURCE) -> set[Path]:
     """Files of every package module that running ``python -m entry`` executes."""
     seen: set[str] = set()
     todo = [entry]
@@ -77,8 +81,8 @@ def import_closure(entry: str) -> set[Path]:
         seen.add(name)
         parts = name.split(".")
         todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages run
-        todo.extend(imported_modules(module_file(name), name))
-    return {module_file(name) for name in seen}
+        todo.extend(imported_modules(module_file(name, source), name, source))
+    return {module_file(name, source) for name in seen}
 
 
 def stages() -> dict[str, dict]:
@@ -138,11 +142,8 @@ def test_the_closure_follows_imports_inside_functions_and_skips_type_checking(tm
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from genre_ensemble import d\n"
     )
     (package / "d.py").write_text("")
-    names = {PACKAGE}
-    for name in ("a", "b", "c"):
-        names |= imported_modules(package / f"{name}.py", f"{PACKAGE}.{name}")
-    found = {name for name in names if module_file(name, tmp_path)}
-    assert found == {PACKAGE, f"{PACKAGE}.b", f"{PACKAGE}.c"}
+    closure = import_closure(f"{PACKAGE}.a", source=tmp_path)
+    assert {path.name for path in closure} == {"__init__.py", "a.py", "b.py", "c.py"}
 
 
 @pytest.mark.slow

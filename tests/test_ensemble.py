@@ -67,16 +67,21 @@ def _table(rng, targets, splits, quality):
     return table
 
 
-def test_learned_weights_never_look_at_test_clips():
+def test_learned_weights_look_only_at_calibration_clips():
+    """Not test clips, and not validation clips (members early-stopped on those)."""
     rng = np.random.default_rng(2)
-    targets = rng.integers(0, 10, 200)
-    splits = np.array(["val"] * 100 + ["test"] * 100)
+    targets = rng.integers(0, 10, 300)
+    splits = np.array(["val"] * 100 + ["calib"] * 100 + ["test"] * 100)
     tables = {"a": _table(rng, targets, splits, 0.6), "b": _table(rng, targets, splits, 0.1)}
     before = learn_weights(tables)
+    assert before[0] > before[1]  # the member right on calibration clips gets the weight
     scrambled = {name: table.copy() for name, table in tables.items()}
-    test_rows = scrambled["a"]["split"] == "test"
-    scrambled["a"].loc[test_rows, list(GENRES)] = 0.1  # destroy member a's test predictions
+    elsewhere = scrambled["a"]["split"].isin(["val", "test"])
+    scrambled["a"].loc[elsewhere, list(GENRES)] = 0.1  # destroy a's val and test predictions
     np.testing.assert_allclose(learn_weights(scrambled), before)
+    without = {name: table[table["split"] != "calib"] for name, table in tables.items()}
+    with pytest.raises(ValueError, match="calibration"):
+        learn_weights(without)
 
 
 def test_combine_rejects_members_with_other_clips():

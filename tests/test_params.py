@@ -74,10 +74,16 @@ def test_bad_value_names_the_key(raw, key, value, named):
 
 
 def test_learned_method_refuses_explicit_weights(raw):
-    changed = _with(raw, "ensemble.method", "learned")
+    changed = _with(_with(raw, "ensemble.method", "learned"), "split.calibration", 0.5)
     with pytest.raises(ParamsError, match="ensemble.weights"):
         parse_params(changed)
     assert parse_params(_with(changed, "ensemble.weights", None)).ensemble.method == "learned"
+
+
+def test_learned_method_needs_calibration_clips(raw):
+    changed = _with(_with(raw, "ensemble.method", "learned"), "ensemble.weights", None)
+    with pytest.raises(ParamsError, match="split.calibration is 0"):
+        parse_params(_with(changed, "split.calibration", 0.0))
 
 
 def test_missing_section_is_named(raw):

@@ -9,19 +9,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from genre_ensemble.errors import AudioError, UndecodableError
+
 logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 # Largest absolute sample value of a signal that still counts as digital silence.
 SILENCE_THRESHOLD = 1e-6
-
-
-class AudioError(Exception):
-    """A file could not be turned into a usable signal; the message is the reason."""
-
-
-class UndecodableError(AudioError):
-    """No installed decoder recognises the file's format (neither libsndfile nor audioread)."""
 
 
 def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:

@@ -11,13 +11,14 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm import tqdm
 
-from genre_ensemble.audio import AUDIO_EXTENSIONS, AudioError, decode, is_silent
+from genre_ensemble.audio import AUDIO_EXTENSIONS, decode, is_silent
+from genre_ensemble.errors import AudioError, DatasetError
 from genre_ensemble.genres import GENRES
 from genre_ensemble.params import DataParams, SplitParams
+from genre_ensemble.splits import CALIBRATION, SPLITS, VALIDATION
 
 logger = logging.getLogger(__name__)
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "track",
     "genre",
@@ -42,10 +43,6 @@ GENRE_ROOT_CANDIDATES: tuple[str, ...] = (
 )
 # File names of the fault-filtered lists (data/splits/README.md) for each split.
 FAULT_FILTERED_LISTS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
-
-
-class DatasetError(Exception):
-    """The corpus folder cannot be used; the message names the path and the fix."""
 
 
 def corpus_root(data: DataParams, *, synthetic_dir: str | Path) -> Path:
@@ -293,7 +290,7 @@ def listed_split(
     return split.astype(object), missing
 
 
-def assign_splits(
+def _method_split(
     manifest: pd.DataFrame, settings: SplitParams, *, lists_dir: str | Path
 ) -> tuple[pd.Series, list[str]]:
     """The split column for ``settings.method``, and the listed tracks that are missing.
@@ -342,6 +339,48 @@ def assign_splits(
     return split, missing
 
 
+def calibration_split(
+    manifest: pd.DataFrame, split: pd.Series, *, fraction: float, seed: int
+) -> pd.Series:
+    """Move ``fraction`` of the validation clips, per genre where possible, to ``calib``.
+
+    Calibration clips play no part in training a member or in choosing its epoch (early
+    stopping watches validation only), so ensemble weights fitted on their predictions are not
+    biased towards the members that early-stopped on validation.
+
+    Returns
+    -------
+    pd.Series of str
+        ``split`` with some ``val`` replaced by ``calib`` (unchanged when ``fraction`` is 0).
+    """
+    validation = split.index[split == VALIDATION]
+    if fraction == 0 or len(validation) < 2:
+        return split
+    genres = manifest.loc[validation, "genre"]
+    stratify = genres if genres.value_counts().min() >= 2 else None
+    _, held_out = train_test_split(
+        validation, test_size=fraction, stratify=stratify, random_state=seed
+    )
+    result = split.copy()
+    result.loc[held_out] = CALIBRATION
+    return result
+
+
+def assign_splits(
+    manifest: pd.DataFrame, settings: SplitParams, *, lists_dir: str | Path
+) -> tuple[pd.Series, list[str]]:
+    """The split column for ``settings``, and the listed tracks that are missing.
+
+    The split of ``settings.method`` (see :func:`_method_split`), then
+    ``settings.calibration`` of its validation clips set aside (:func:`calibration_split`).
+    """
+    split, missing = _method_split(manifest, settings, lists_dir=lists_dir)
+    split = calibration_split(
+        manifest, split, fraction=settings.calibration, seed=settings.seed
+    )
+    return split, missing
+
+
 def split_manifest(
     clips: pd.DataFrame, settings: SplitParams, *, lists_dir: str | Path
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -385,7 +424,7 @@ def split_summary(manifest: pd.DataFrame, missing: list[str]) -> dict[str, int]:
         "skipped": int((~usable).sum()),
         "unused": int((usable & (manifest["split"] == "")).sum()),
         "missing_listed": len(missing),
-        **{name: int(counts.get(name, 0)) for name in SPLITS},
+        **{name: int(counts.get(name, 0)) for name in (*SPLITS, CALIBRATION)},
     }
 
 

@@ -10,6 +10,7 @@ from scipy.optimize import minimize
 
 from genre_ensemble.genres import GENRES
 from genre_ensemble.predictions import KEY_COLUMNS, labels, probability_matrix
+from genre_ensemble.splits import CALIBRATION
 
 
 def align_members(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -66,7 +67,7 @@ def log_loss(probabilities: np.ndarray, targets: np.ndarray, eps: float = 1e-7) 
 def fit_ensemble_weights(probabilities: Sequence[np.ndarray], targets: np.ndarray) -> np.ndarray:
     """Non-negative member weights that minimise log-loss of the weighted soft vote.
 
-    Fit on validation clips only; the test split must never be passed here.
+    Fit on calibration clips only; the test split must never be passed here.
 
     Parameters
     ----------
@@ -108,12 +109,20 @@ def combine(tables: Mapping[str, pd.DataFrame], weights: Sequence[float]) -> pd.
 
 
 def learn_weights(tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
-    """Fit :func:`fit_ensemble_weights` on the validation rows of aligned member tables."""
+    """Fit :func:`fit_ensemble_weights` on the calibration rows of aligned member tables.
+
+    Calibration clips (params ``split.calibration``) played no part in training or selecting
+    any member: validation clips did (the CNNs early-stop on them), so weights fitted there
+    would favour the CNNs over members that never saw validation.
+    """
     aligned = align_members(tables)
     first = next(iter(aligned.values()))
-    is_val = (first["split"] == "val").to_numpy()
-    if not is_val.any():
-        raise ValueError("learned weights need validation clips, and there are none")
+    held_out = (first["split"] == CALIBRATION).to_numpy()
+    if not held_out.any():
+        raise ValueError(
+            "learned weights need calibration clips (params split.calibration > 0), and there "
+            "are none"
+        )
     return fit_ensemble_weights(
-        [probability_matrix(t)[is_val] for t in aligned.values()], labels(first)[is_val]
+        [probability_matrix(t)[held_out] for t in aligned.values()], labels(first)[held_out]
     )

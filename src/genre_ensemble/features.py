@@ -49,7 +49,11 @@ def window_features(
     Returns
     -------
     list of dict, one per window, feature name -> value
+        Computed in float64 whatever the input's type: the values are stored rounded to 6
+        significant digits, and float32 sums differ in that last digit between BLAS kernels
+        and thread counts (different CPUs), float64 sums practically never.
     """
+    signal = np.asarray(signal, dtype=np.float64)
     hop_length = descriptors.hop_length
     stft = np.abs(librosa.stft(signal, n_fft=descriptors.n_fft, hop_length=hop_length))
     power = stft**2

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
-from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -16,8 +16,9 @@ Result = TypeVar("Result")
 
 # joblib's multiprocessing backend cannot hand results back one by one
 NON_STREAMING_BACKENDS = frozenset({"multiprocessing"})
-# backends whose workers are local processes, which joblib limits to cpu_count // n_jobs threads
-PROCESS_BACKENDS = frozenset({"loky", "multiprocessing"})
+# BLAS / OpenMP threads for each item, whatever the backend, n_jobs and the machine's cores:
+# float sums depend on the thread count (it splits them), and outputs must not.
+ITEM_THREADS = 1
 
 
 @contextmanager
@@ -59,29 +60,30 @@ def parallel_map(
     """Yield ``function(item)`` for every item, in order, computed by joblib workers.
 
     Results stream back as they finish (except on backends that cannot stream), so the caller
-    holds one small result per item, never all inputs' intermediate data.
+    holds one small result per item, never all inputs' intermediate data. Every item runs with
+    :data:`ITEM_THREADS` BLAS threads, so results are the same for any backend, ``n_jobs`` and
+    core count.
     """
     items = list(items)
+    task = partial(_single_threaded, function)
     bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
     with bar:
         if n_jobs != 1 and items:
             # The first item runs here, so librosa's numba kernels are compiled and written to
             # the on-disk cache once, before any worker starts: workers compiling into an empty
             # NUMBA_CACHE_DIR at the same time can read each other's half-written files and
-            # crash (seen as SIGSEGV on a fresh clone). It gets the BLAS/OpenMP thread limit
-            # joblib gives process workers, so its result is bit-identical to a worker's
-            # (summation order depends on the thread count).
-            threads = None
-            if backend in PROCESS_BACKENDS:
-                threads = max(1, (os.cpu_count() or 1) // effective_n_jobs(n_jobs))
-            with threadpool_limits(limits=threads):
-                first = function(items[0])
-            yield first
+            # crash (seen as SIGSEGV on a fresh clone).
+            yield task(items[0])
             bar.update()
             items = items[1:]
         return_as = "list" if backend in NON_STREAMING_BACKENDS else "generator"
         with joblib_backend(backend, n_jobs):
-            results: Any = Parallel(return_as=return_as)(delayed(function)(i) for i in items)
+            results: Any = Parallel(return_as=return_as)(delayed(task)(i) for i in items)
             for result in results:
                 yield result
                 bar.update()
+
+
+def _single_threaded(function: Callable[[Item], Result], item: Item) -> Result:
+    with threadpool_limits(limits=ITEM_THREADS):
+        return function(item)

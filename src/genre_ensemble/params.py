@@ -66,6 +66,7 @@ class SplitParams:
     seed: int
     folds: int  # kfold only: number of folds
     fold: int  # kfold only: the test fold, 0 .. folds - 1
+    calibration: float  # fraction of the validation clips held out for learned weights
     duplicates: str
     duplicate_threshold: float
 
@@ -129,6 +130,7 @@ class TrainParams:
     batch_size: int
     early_stopping: int
     seed: int
+    threads: int  # TensorFlow intra-op threads: results depend on it, so it is fixed here
     spec_augment: SpecAugmentParams
 
 
@@ -274,6 +276,7 @@ def _split(section: _Section) -> SplitParams:
         seed=section.integer("seed", minimum=0),
         folds=folds,
         fold=fold,
+        calibration=section.number("calibration", low=0.0, high=1.0, high_open=True),
         duplicates=section.choice("duplicates", DUPLICATE_MODES),
         duplicate_threshold=section.number("duplicate_threshold", low=0.0, high=1.0,
                                            low_open=True),
@@ -339,6 +342,7 @@ def _train(section: _Section) -> TrainParams:
         batch_size=section.integer("batch_size", minimum=1),
         early_stopping=section.integer("early_stopping", minimum=0),
         seed=section.integer("seed", minimum=0),
+        threads=section.integer("threads", minimum=1),
         spec_augment=SpecAugmentParams(
             time_masks=augment.integer("time_masks", minimum=0),
             freq_masks=augment.integer("freq_masks", minimum=0),
@@ -442,6 +446,12 @@ def _cross_checks(params: Params) -> None:
             "split.val_size",
             "leaves almost nothing for training together with split.test_size",
             "lower split.test_size or split.val_size",
+        )
+    if params.ensemble.method == "learned" and params.split.calibration == 0:
+        raise ParamsError(
+            "split.calibration",
+            "is 0 but ensemble.method is 'learned', which fits its weights on calibration clips",
+            "hold some validation clips out, e.g. split.calibration: 0.5",
         )
     if params.data.source == "synthetic" and params.synthetic.seconds < clip_seconds:
         raise ParamsError(

@@ -74,6 +74,11 @@ def training_log_dir(member: str) -> Path:
     return TRAINING_LOGS / member
 
 
+def machine_path(member: str) -> Path:
+    """The record of the machine and runtime that trained a CNN member."""
+    return training_log_dir(member) / "machine.json"
+
+
 def curve_path(member: str, split: str, metric: str) -> Path:
     """dvclive's per-epoch table for one member, split (train/eval) and metric."""
     return training_log_dir(member) / "plots" / "metrics" / split / f"{metric}.tsv"

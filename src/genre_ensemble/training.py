@@ -19,6 +19,7 @@ from genre_ensemble.genres import GENRE_INDEX
 from genre_ensemble.model import build_model
 from genre_ensemble.params import SpecAugmentParams, TrainParams
 from genre_ensemble.predictions import clip_probabilities
+from genre_ensemble.splits import PREDICTED, VALIDATION
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def train_member(
     seed_everything(settings.seed)
     targets = index["genre"].map(GENRE_INDEX).to_numpy(dtype=np.int64)
     is_train = (index["split"] == "train").to_numpy()
-    is_val = (index["split"] == "val").to_numpy()
+    is_val = (index["split"] == VALIDATION).to_numpy()
     if not is_train.any() or not is_val.any():
         raise ValueError("training needs images in both the train and val splits")
     batches = TrainingBatches(
@@ -161,7 +162,7 @@ def train_member(
         callbacks=all_callbacks,
         verbose=verbose,
     )
-    keep = (index["split"].isin(["val", "test"])).to_numpy()
+    keep = (index["split"].isin(PREDICTED)).to_numpy()
     probabilities = model.predict(images[keep], batch_size=PREDICT_BATCH_SIZE, verbose=0)
     predictions = clip_probabilities(index[keep].reset_index(drop=True), probabilities)
     return model, predictions

@@ -7,8 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from genre_ensemble.audio import AudioError
-from genre_ensemble.dataset import DatasetError
+from genre_ensemble.errors import AudioError, DatasetError
 from genre_ensemble.fileio import remove_partials
 from genre_ensemble.params import Params, ParamsError, load_params
 from genre_ensemble.paths import OUTPUT_ROOTS, PARAMS_FILE

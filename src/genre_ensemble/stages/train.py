@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import sys
 
+from genre_ensemble.fileio import write_json
 from genre_ensemble.members import REPRESENTATIONS
 from genre_ensemble.params import Params
-from genre_ensemble.paths import image_folder, model_path, predictions_path, training_log_dir
+from genre_ensemble.paths import (
+    image_folder,
+    machine_path,
+    model_path,
+    predictions_path,
+    training_log_dir,
+)
 from genre_ensemble.stages._common import StageError, logger, run_stage
 
 
@@ -18,7 +25,11 @@ def train(params: Params, representation: str) -> None:
         raise StageError(
             f"unknown representation {representation!r}; use one of {', '.join(REPRESENTATIONS)}"
         )
-    # Heavy imports only after params passed validation.
+    # Heavy imports only after params passed validation, and after the kernels are pinned.
+    from genre_ensemble.runtime import machine_record, pin_cpu_kernels, set_threads
+
+    pin_cpu_kernels()
+    set_threads(params.train.threads)
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
@@ -39,6 +50,7 @@ def train(params: Params, representation: str) -> None:
         )
     save_model(model, model_path(representation))
     write_predictions(predictions_path(representation), predictions)
+    write_json(machine_path(representation), machine_record())
 
 
 def main() -> None:

@@ -1,0 +1,104 @@
+"""The TensorFlow CPU runtime: the same kernels and thread count on every machine, and a record
+of the machine that trained a member.
+
+Training is seeded and uses TensorFlow's deterministic kernels, but which kernels run still
+depends on the machine: oneDNN picks its code by the CPU's instruction set (AVX2, AVX-512...),
+TensorFlow turns its oneDNN graph rewrites on by default only on some Intel CPUs, and the
+intra-op thread count (by default the core count) decides how sums are split. Each of these
+changed the trained weights in ``bench/training_drift.py``. Pinning them leaves what the CPU
+model itself does (its floating-point unit, cache-size-dependent blocking), which this
+repository cannot test from one machine: README says what reproduces where.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+# Set before TensorFlow is imported; AVX2 is the newest instruction set every x86-64 CPU of
+# the last ten years has (Intel since 2013, AMD since 2015).
+PINNED_ENVIRONMENT: dict[str, str] = {
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+}
+
+
+class RuntimeConfigurationError(RuntimeError):
+    """TensorFlow was imported before its kernels could be pinned."""
+
+
+def pin_cpu_kernels() -> None:
+    """Select the same TensorFlow / oneDNN CPU kernels on every machine.
+
+    Must run before TensorFlow is imported in the process (the variables are read once, at
+    import).
+
+    Raises
+    ------
+    RuntimeConfigurationError
+        If TensorFlow was already imported with other settings.
+    """
+    if "tensorflow" in sys.modules and any(
+        os.environ.get(name) != value for name, value in PINNED_ENVIRONMENT.items()
+    ):
+        raise RuntimeConfigurationError(
+            "TensorFlow was imported before genre_ensemble.runtime.pin_cpu_kernels(); "
+            "call it first"
+        )
+    os.environ.update(PINNED_ENVIRONMENT)
+
+
+def set_threads(threads: int) -> None:
+    """Run every TensorFlow op on ``threads`` threads, one op at a time (params ``train.threads``).
+
+    Must run before TensorFlow executes its first op.
+    """
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), or what :mod:`platform` says."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_record() -> dict[str, Any]:
+    """What a trained member's numbers depend on besides code, data and params.
+
+    Returns
+    -------
+    dict
+        CPU model and cores, the BLAS libraries and the kernels they picked (threadpoolctl),
+        TensorFlow and Keras versions, the pinned environment, Python and NumPy versions.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        {key: info.get(key) for key in ("internal_api", "version", "architecture")}
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "blas": blas,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "environment": {name: os.environ.get(name) for name in PINNED_ENVIRONMENT},
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
