@@ -142,3 +142,19 @@ def test_compare_prefers_the_paper_baseline_and_prints_every_variant():
     payload = to_json(result)
     assert len(payload["variants"]["paper"]["confusion"]) == len(GENRES)
     assert compare(variants, baseline="deep", resamples=500)["baseline"] == "deep"
+
+
+def test_the_report_shows_variants_paired_tests_and_pooled_confusions():
+    from genre_ensemble.report.page import Page, cv_section
+
+    worse, better = _hits(0.5, seed=1), _hits(0.5, seed=1) | _hits(0.5, seed=2)
+    result = compare({"paper": _outcomes(worse), "default": _outcomes(better, seed=3)},
+                     resamples=999)
+    page = Page(mode="interactive")
+    html = cv_section(page, result)
+    assert "Cross-validation" in html and "paper" in html and "default" in html
+    (comparison,) = result["comparisons"]
+    assert comparison.variant == "default" and comparison.baseline_only == 0
+    assert f"{comparison.pvalue:.3g}" in html
+    assert page.count == 2  # one pooled confusion matrix per variant
+    assert cv_section(Page(), None) == ""

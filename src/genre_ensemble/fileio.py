@@ -21,6 +21,8 @@ import pandas as pd
 
 # Prefix of every temporary file or folder written here; ignored by git and DVC.
 PARTIAL_PREFIX = ".partial."
+# Floats in CSV tables: 6 significant digits, the precision every table is compared at.
+CSV_FLOAT_FORMAT = "%.6g"
 
 
 @contextmanager
@@ -65,7 +67,7 @@ def write_json(path: str | Path, payload: Any) -> None:
 
 def write_csv(path: str | Path, frame: pd.DataFrame) -> None:
     with atomic_path(path) as temp:
-        frame.to_csv(temp, index=False, float_format="%.6g", lineterminator="\n")
+        frame.to_csv(temp, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
 
 
 def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:

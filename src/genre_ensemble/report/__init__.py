@@ -16,6 +16,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from genre_ensemble.crossval import CrossValError
 from genre_ensemble.fileio import write_text
 from genre_ensemble.report.page import CHART_MODES, render
 from genre_ensemble.report.runs import ReportError, Run, load_rev, load_workspace
@@ -38,6 +39,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
                         help=f"example test clips to show with their images "
                              f"(default: {DEFAULT_EXAMPLES}; 0: none)")
+    parser.add_argument("--cv", nargs="*", default=None, metavar="SWEEP",
+                        help="add the cross-validation section: these sweeps (NAME selects "
+                             "NAME-f0, NAME-f1, ...), or every finished experiment of HEAD "
+                             "when none is named (see `genre-ensemble compare`)")
     parser.add_argument("--charts", choices=CHART_MODES, default="interactive",
                         help="interactive: drawn in the browser by the inlined Vega, with "
                              "tooltips (default); static: pre-drawn SVG, no JavaScript")
@@ -51,15 +56,27 @@ def collect_runs(root: Path, revs: list[str]) -> list[Run]:
     return runs
 
 
+def cross_validation(root: Path, sweeps: list[str]) -> dict:
+    """:func:`genre_ensemble.compare.compare` of the named sweeps (all finished ones if none)."""
+    from genre_ensemble.compare import collect, compare
+    from genre_ensemble.crossval import group_variants
+
+    return compare(group_variants(collect(root, sweeps)))
+
+
 def build_report(root: Path, revs: list[str], *, examples: int = DEFAULT_EXAMPLES,
-                 charts: str = "interactive") -> str:
-    """The report page of the repository at ``root`` as HTML text."""
+                 charts: str = "interactive", sweeps: list[str] | None = None) -> str:
+    """The report page of the repository at ``root`` as HTML text.
+
+    ``sweeps``: cross-validation sweeps to add (``[]``: every finished one; None: no section).
+    """
     runs = collect_runs(root, revs)
+    cv = None if sweeps is None else cross_validation(root, sweeps)
     for run in runs:
         for missing in run.missing:
             logger.warning("%s: %s missing, so %s (%s)", missing.run, missing.what,
                            missing.effect, missing.fix)
-    return render(runs, root=root, examples=examples, mode=charts)
+    return render(runs, root=root, examples=examples, mode=charts, cv=cv)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
         logger.error("--examples must be 0 or more, not %d", args.examples)
         return 2
     try:
-        page = build_report(root, args.rev, examples=args.examples, charts=args.charts)
-    except ReportError as error:
+        page = build_report(root, args.rev, examples=args.examples, charts=args.charts,
+                            sweeps=args.cv)
+    except (ReportError, CrossValError) as error:
         logger.error("%s", error)
         return 2
     output = args.output if args.output.is_absolute() else root / args.output

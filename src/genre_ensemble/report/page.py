@@ -16,6 +16,7 @@ import base64
 import html
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -42,6 +43,7 @@ PAGE_TEMPLATE = "page.html"
 NAV_LABELS: dict[str, str] = {
     "missing": "Missing",
     "metrics": "Metrics",
+    "cv": "Cross-validation",
     "params": "Params",
     "confusion": "Confusion",
     "per-genre": "Per genre",
@@ -447,7 +449,44 @@ def skipped_section(run: Run) -> str:
 # The page
 
 
-def render(runs: list[Run], *, root: Path, examples: int = 4, mode: str = "interactive") -> str:
+def _interval_cell(value: Any, *, percent: bool = True) -> str:
+    """``84.2 % [80.1, 88.3]``; the interval is n/a for a single fold."""
+    scale, digits, unit = (100, 1, " %") if percent else (1, 3, "")
+    text = f"{value.value * scale:.{digits}f}{unit}"
+    if value.low != value.low:  # NaN: one fold
+        return num(f"{text} [n/a]")
+    return num(f"{text} [{value.low * scale:.{digits}f}, {value.high * scale:.{digits}f}]")
+
+
+def cv_section(page: Page, result: Mapping[str, Any] | None) -> str:
+    """Variants of cross-validation sweeps (:func:`genre_ensemble.compare.compare`'s result):
+    fold means with intervals, paired tests against the baseline, pooled confusion matrices."""
+    if result is None:
+        return ""
+    summaries = result["variants"]
+    body = paragraph(
+        f"{esc(result['model'])} on the test folds of each sweep (<code>genre-ensemble "
+        "compare</code>): mean over folds with a 95 % t interval.")
+    rows = [[esc(name), num(str(s.folds)), num(str(s.clips)), _interval_cell(s.accuracy),
+             _interval_cell(s.f1, percent=False)] for name, s in summaries.items()]
+    body += table(["variant", "folds", "test clips", "accuracy", "macro F1"], rows)
+    if result["comparisons"]:
+        body += paragraph(
+            f"Each variant against <b>{esc(result['baseline'])}</b> on the same (fold, clip) "
+            "pairs: accuracy difference with a 95 % bootstrap interval over clips, and the "
+            "exact McNemar test (b: only the baseline right, c: only the variant right).")
+        rows = [[esc(c.variant), num(str(c.pairs)), _interval_cell(c.difference),
+                 num(str(c.baseline_only)), num(str(c.variant_only)), num(f"{c.pvalue:.3g}")]
+                for c in result["comparisons"]]
+        body += table(["variant", "pairs", "difference", "b", "c", "p"], rows)
+    blocks = [page.chart(charts.confusion_chart(s.confusion, f"{name} (pooled over folds)"))
+              for name, s in summaries.items()]
+    body += f"<div class=\"row\">{''.join(blocks)}</div>"
+    return section("cv", "Cross-validation", body)
+
+
+def render(runs: list[Run], *, root: Path, examples: int = 4, mode: str = "interactive",
+           cv: Mapping[str, Any] | None = None) -> str:
     """The whole report as one HTML document.
 
     Parameters
@@ -460,6 +499,8 @@ def render(runs: list[Run], *, root: Path, examples: int = 4, mode: str = "inter
         How many example clips to show.
     mode : {"interactive", "static"}
         How charts are embedded (see the module docstring).
+    cv : mapping, optional
+        Cross-validation sweeps compared by :func:`genre_ensemble.compare.compare`.
     """
     if mode not in CHART_MODES:
         raise ValueError(f"mode must be one of {CHART_MODES}, not {mode!r}")
@@ -470,6 +511,7 @@ def render(runs: list[Run], *, root: Path, examples: int = 4, mode: str = "inter
     sections = {  # anchor -> HTML, "" when the section has nothing to show
         "missing": missing_section(missing),
         "metrics": metrics_section(page, runs),
+        "cv": cv_section(page, cv),
         "params": params_section(runs),
         "confusion": confusion_section(page, runs),
         "per-genre": per_genre_section(page, runs),
