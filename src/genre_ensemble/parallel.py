@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+from joblib import Parallel, cpu_count, delayed, effective_n_jobs, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -16,34 +16,82 @@ Result = TypeVar("Result")
 
 # joblib's multiprocessing backend cannot hand results back one by one
 NON_STREAMING_BACKENDS = frozenset({"multiprocessing"})
-# backends whose workers are local processes, which joblib limits to cpu_count // n_jobs threads
-PROCESS_BACKENDS = frozenset({"loky", "multiprocessing"})
+# backends whose tasks run in other processes (local or on a cluster): each task runs there
+# under one fixed BLAS/OpenMP thread limit, so results do not depend on the backend
+PROCESS_BACKENDS = frozenset({"loky", "multiprocessing", "dask"})
+# the environment variable (dask's own) that names a running scheduler, e.g. tcp://host:8786
+DASK_SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+# a local dask cluster listens on the loopback interface only
+LOCAL_HOST = "127.0.0.1"
+
+
+def task_threads(backend: str, n_jobs: int) -> int | None:
+    """BLAS/OpenMP threads one task may use: ``cpu_count // n_jobs`` for process backends.
+
+    That is the limit joblib gives loky workers; giving it to every task of every process
+    backend (and to the clip the parent runs) makes results bit-identical across backends,
+    since summation order in BLAS depends on the thread count. ``None`` (no limit) for
+    ``threading``, whose tasks share the caller's process and its thread pools.
+
+    Parameters
+    ----------
+    backend : str
+        A joblib backend name.
+    n_jobs : int
+        Parallel workers as joblib counts them (``-1``: one per core).
+    """
+    if backend not in PROCESS_BACKENDS:
+        return None
+    return max(1, cpu_count() // effective_n_jobs(n_jobs))
+
+
+def call_with_thread_limit(function: Callable[[Item], Result], item: Item,
+                           threads: int | None) -> Result:
+    """``function(item)`` with BLAS/OpenMP thread pools limited to ``threads`` (None: as is)."""
+    with threadpool_limits(limits=threads):
+        return function(item)
+
+
+@contextmanager
+def dask_client(n_workers: int, *, address: str | None = None) -> Iterator[Any]:
+    """A ``dask.distributed.Client`` on the scheduler at ``address``, else on a local cluster.
+
+    The local cluster has ``n_workers`` worker processes of one thread each on 127.0.0.1,
+    without a dashboard, and is shut down on exit. A remote scheduler's workers must see
+    the same file system paths as this process (they read clips and write images there).
+    """
+    from dask.distributed import Client, LocalCluster
+
+    if address:
+        with Client(address) as client:
+            yield client
+        return
+    with (
+        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                     host=LOCAL_HOST, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
 
 
 @contextmanager
 def joblib_backend(backend: str, n_jobs: int) -> Iterator[None]:
-    """Activate a joblib backend; ``dask`` and ``ray`` are connected to their cluster here.
+    """Activate a joblib backend; ``dask`` is connected to its cluster here.
 
-    ``dask`` connects a ``dask.distributed.Client`` to the scheduler named by the
-    ``DASK_SCHEDULER_ADDRESS`` environment variable (or starts a local cluster when unset);
-    ``ray`` registers Ray's joblib backend (``RAY_ADDRESS`` picks the cluster). Both are
-    optional installs: ``pip install "dask[distributed]"`` or ``pip install ray``.
+    ``dask`` connects to the scheduler named by the ``DASK_SCHEDULER_ADDRESS`` environment
+    variable, or starts a local cluster of ``n_jobs`` worker processes when it is unset. dask
+    is an optional install: ``pip install -r requirements-dask.txt``.
     """
-    client = None
-    if backend == "dask":
-        from dask.distributed import Client
-
-        client = Client()
-    elif backend == "ray":
-        from ray.util.joblib import register_ray
-
-        register_ray()
-    try:
+    if backend != "dask":
         with parallel_config(backend=backend, n_jobs=n_jobs):
             yield
-    finally:
-        if client is not None:
-            client.close()
+        return
+    address = os.environ.get(DASK_SCHEDULER_ENV) or None
+    with (
+        dask_client(effective_n_jobs(n_jobs), address=address),
+        parallel_config(backend=backend, n_jobs=n_jobs),
+    ):
+        yield
 
 
 def parallel_map(
@@ -59,29 +107,27 @@ def parallel_map(
     """Yield ``function(item)`` for every item, in order, computed by joblib workers.
 
     Results stream back as they finish (except on backends that cannot stream), so the caller
-    holds one small result per item, never all inputs' intermediate data.
+    holds one small result per item, never all inputs' intermediate data. With a process
+    backend every call runs under the same BLAS/OpenMP thread limit (:func:`task_threads`),
+    so results are the same whichever backend computed them.
     """
     items = list(items)
     bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
+    threads = task_threads(backend, n_jobs)
     with bar:
         if n_jobs != 1 and items:
             # The first item runs here, so librosa's numba kernels are compiled and written to
             # the on-disk cache once, before any worker starts: workers compiling into an empty
             # NUMBA_CACHE_DIR at the same time can read each other's half-written files and
-            # crash (seen as SIGSEGV on a fresh clone). It gets the BLAS/OpenMP thread limit
-            # joblib gives process workers, so its result is bit-identical to a worker's
-            # (summation order depends on the thread count).
-            threads = None
-            if backend in PROCESS_BACKENDS:
-                threads = max(1, (os.cpu_count() or 1) // effective_n_jobs(n_jobs))
-            with threadpool_limits(limits=threads):
-                first = function(items[0])
-            yield first
+            # crash (seen as SIGSEGV on a fresh clone).
+            yield call_with_thread_limit(function, items[0], threads)
             bar.update()
             items = items[1:]
         return_as = "list" if backend in NON_STREAMING_BACKENDS else "generator"
         with joblib_backend(backend, n_jobs):
-            results: Any = Parallel(return_as=return_as)(delayed(function)(i) for i in items)
+            results: Any = Parallel(return_as=return_as)(
+                delayed(call_with_thread_limit)(function, item, threads) for item in items
+            )
             for result in results:
                 yield result
                 bar.update()
