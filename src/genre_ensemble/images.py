@@ -149,8 +149,10 @@ def build_image_sets(
     dict
         ``name -> index`` with columns file, track, genre, split, window.
     """
-    out_root = Path(out_root)
+    # absolute paths: cluster workers (backend dask) need not share this process's directory
+    out_root = Path(out_root).absolute()
     clips = manifest[manifest["split"] != ""][["track", "genre", "path", "split"]]
+    clips = clips.assign(path=[str(Path(path).absolute()) for path in clips["path"]])
     rows: list[dict] = []
     with _temporary_folders(out_root, job.names) as temp_dirs:
         worker = partial(_clip_to_pngs, job=job, out_dirs=temp_dirs)
