@@ -6,21 +6,21 @@ stages find it through ``DASK_SCHEDULER_ADDRESS`` as they would a real one.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from genre_ensemble.parallel import DASK_SCHEDULER_ENV, LOCAL_HOST
-from genre_ensemble.params import Params, load_params
+from genre_ensemble.params import Params, ParamsError, load_params, parse_params
 from genre_ensemble.paths import FEATURES_TABLE, IMAGES_DIR, MANIFEST
 from genre_ensemble.stages.features import features
 from genre_ensemble.stages.images import images
 
 from .conftest import REPO, SR, tone, write_wav
-
-distributed = pytest.importorskip("dask.distributed", reason="pip install -r requirements-dask.txt")
 
 SECONDS = 2.0
 GENRES = {"blues": 220.0, "jazz": 330.0, "rock": 440.0, "pop": 550.0, "metal": 660.0}
@@ -28,6 +28,8 @@ GENRES = {"blues": 220.0, "jazz": 330.0, "rock": 440.0, "pop": 550.0, "metal": 6
 
 @pytest.fixture(scope="module")
 def cluster():
+    distributed = pytest.importorskip("dask.distributed",
+                                      reason="pip install -r requirements-dask.txt")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host=LOCAL_HOST, dashboard_address=None) as local:
         yield local
@@ -89,3 +91,11 @@ def test_dask_cluster_gives_the_bytes_loky_gives(tmp_path, audio, cluster, monke
     assert len(loky) == 5 * 3 * 3 + 3 + 1
     assert dask.keys() == loky.keys()
     assert [name for name in loky if dask[name] != loky[name]] == []
+
+
+def test_backend_dask_without_dask_installed_is_a_params_error(monkeypatch):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["images"]["backend"] = "dask"
+    monkeypatch.setitem(sys.modules, "dask", None)  # import machinery: "not installed"
+    with pytest.raises(ParamsError, match=r"images\.backend .* pip install 'dask\[distributed\]'"):
+        parse_params(raw)

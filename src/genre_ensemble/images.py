@@ -142,7 +142,7 @@ def build_image_sets(
         Columns track, genre, path, split (see :mod:`genre_ensemble.dataset`).
     backend : str
         A joblib backend (see :func:`genre_ensemble.parallel.joblib_backend`): ``loky`` for
-        local processes, ``dask`` or ``ray`` for a cluster.
+        local processes, ``dask`` for a cluster.
 
     Returns
     -------
