@@ -1,10 +1,15 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and make:
 #   make run    create .venv, install the pinned requirements and the package, run `dvc repro`
-#   make test   create or reuse .venv, run the test suite
+#   make test   create or reuse .venv, add the test-only extras (dask), run the test suite
+#   make gpu    create .venv-gpu: the same pins with TensorFlow's CUDA build (NVIDIA GPU hosts)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the dask cluster backend, which tests/test_dask.py runs: in .venv for `make test` only
+TEST_STAMP := $(VENV)/.installed-test
+GPU_VENV := .venv-gpu
+GPU_STAMP := $(GPU_VENV)/.installed
 
 # Caches the project owns (CI starts with empty ones and may run as root).
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
@@ -13,9 +18,9 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint report bench paper ablation cv compare clean-venv
+.PHONY: run test lint report bench paper ablation cv compare clean-venv gpu run-gpu
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-base.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -23,11 +28,33 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP) requirements-dask.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dask.txt
+	$(BIN)/python -m pip check
+	touch $(TEST_STAMP)
+
+# A separate environment, so .venv stays the CPU one that tests and `make run` use.
+$(GPU_STAMP): requirements-gpu.txt requirements-base.txt pyproject.toml
+	$(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(GPU_VENV)/bin/python -m pip install --quiet -r requirements-gpu.txt
+	$(GPU_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(GPU_VENV)/bin/python -m pip check
+	touch $(GPU_STAMP)
+
 run: $(STAMP)
 	$(BIN)/dvc repro
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
+
+# make gpu: install .venv-gpu and say which device training would use
+gpu: $(GPU_STAMP)
+	$(GPU_VENV)/bin/python -c "from genre_ensemble.runtime import training_device; print(training_device())"
+
+# the pipeline with .venv-gpu's python first on PATH (dvc's stage commands run `python -m ...`)
+run-gpu: $(GPU_STAMP)
+	PATH=$(CURDIR)/$(GPU_VENV)/bin:$$PATH $(GPU_VENV)/bin/dvc repro
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -57,4 +84,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(GPU_VENV)

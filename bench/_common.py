@@ -40,13 +40,9 @@ def single_thread() -> None:
 
 def machine() -> dict:
     """CPU, cores, memory, load and library versions: what a number was measured on."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    from genre_ensemble.runtime import cpu_name
+
+    cpu = cpu_name()
     memory_gib = None
     meminfo = Path("/proc/meminfo")
     if meminfo.is_file():

@@ -10,7 +10,7 @@ import pytest
 
 from genre_ensemble.audio import load_clip
 from genre_ensemble.images import ImageJob, build_image_sets, load_image_set, signal_images
-from genre_ensemble.params import ParamsError, load_params
+from genre_ensemble.params import load_params
 
 from .conftest import REPO, SR, tone, write_wav
 
@@ -70,17 +70,3 @@ def test_backends_give_identical_files(tmp_path, manifest, job, backend):
         assert [p.name for p in first] == [p.name for p in second]
         assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))
 
-
-def test_a_cluster_backend_that_is_not_installed_is_a_params_error():
-    import importlib.util
-
-    import yaml
-
-    from genre_ensemble.params import parse_params
-
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["images"]["backend"] = "ray"
-    if importlib.util.find_spec("ray") is not None:
-        pytest.skip("ray is installed here")
-    with pytest.raises(ParamsError, match=r"images\.backend .* pip install 'ray'"):
-        parse_params(raw)

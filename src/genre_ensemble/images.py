@@ -141,15 +141,17 @@ def build_image_sets(
         Columns track, genre, path, split (see :mod:`genre_ensemble.dataset`).
     backend : str
         A joblib backend (see :func:`genre_ensemble.parallel.joblib_backend`): ``loky`` for
-        local processes, ``dask`` or ``ray`` for a cluster.
+        local processes, ``dask`` for a cluster.
 
     Returns
     -------
     dict
         ``name -> index`` with columns file, track, genre, split, window.
     """
-    out_root = Path(out_root)
+    # absolute paths: cluster workers (backend dask) need not share this process's directory
+    out_root = Path(out_root).absolute()
     clips = manifest[manifest["split"] != ""][["track", "genre", "path", "split"]]
+    clips = clips.assign(path=[str(Path(path).absolute()) for path in clips["path"]])
     rows: list[dict] = []
     with _temporary_folders(out_root, job.names) as temp_dirs:
         worker = partial(_clip_to_pngs, job=job, out_dirs=temp_dirs)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
 from typing import Any, TypeVar
 
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -19,32 +19,58 @@ NON_STREAMING_BACKENDS = frozenset({"multiprocessing"})
 # BLAS / OpenMP threads for each item, whatever the backend, n_jobs and the machine's cores:
 # float sums depend on the thread count (it splits them), and outputs must not.
 ITEM_THREADS = 1
+# the environment variable (dask's own) that names a running scheduler, e.g. tcp://host:8786
+DASK_SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+# a local dask cluster listens on the loopback interface only
+LOCAL_HOST = "127.0.0.1"
+
+
+def call_with_thread_limit(function: Callable[[Item], Result], item: Item) -> Result:
+    """``function(item)`` with BLAS / OpenMP thread pools limited to :data:`ITEM_THREADS`."""
+    with threadpool_limits(limits=ITEM_THREADS):
+        return function(item)
+
+
+@contextmanager
+def dask_client(n_workers: int, *, address: str | None = None) -> Iterator[Any]:
+    """A ``dask.distributed.Client`` on the scheduler at ``address``, else on a local cluster.
+
+    The local cluster has ``n_workers`` worker processes of one thread each on 127.0.0.1,
+    without a dashboard, and is shut down on exit. A remote scheduler's workers must see
+    the same file system paths as this process (they read clips and write images there).
+    """
+    from dask.distributed import Client, LocalCluster
+
+    if address:
+        with Client(address) as client:
+            yield client
+        return
+    with (
+        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                     host=LOCAL_HOST, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
 
 
 @contextmanager
 def joblib_backend(backend: str, n_jobs: int) -> Iterator[None]:
-    """Activate a joblib backend; ``dask`` and ``ray`` are connected to their cluster here.
+    """Activate a joblib backend; ``dask`` is connected to its cluster here.
 
-    ``dask`` connects a ``dask.distributed.Client`` to the scheduler named by the
-    ``DASK_SCHEDULER_ADDRESS`` environment variable (or starts a local cluster when unset);
-    ``ray`` registers Ray's joblib backend (``RAY_ADDRESS`` picks the cluster). Both are
-    optional installs: ``pip install "dask[distributed]"`` or ``pip install ray``.
+    ``dask`` connects to the scheduler named by the ``DASK_SCHEDULER_ADDRESS`` environment
+    variable, or starts a local cluster of ``n_jobs`` worker processes when it is unset. dask
+    is an optional install: ``pip install -r requirements-dask.txt``.
     """
-    client = None
-    if backend == "dask":
-        from dask.distributed import Client
-
-        client = Client()
-    elif backend == "ray":
-        from ray.util.joblib import register_ray
-
-        register_ray()
-    try:
+    if backend != "dask":
         with parallel_config(backend=backend, n_jobs=n_jobs):
             yield
-    finally:
-        if client is not None:
-            client.close()
+        return
+    address = os.environ.get(DASK_SCHEDULER_ENV) or None
+    with (
+        dask_client(effective_n_jobs(n_jobs), address=address),
+        parallel_config(backend=backend, n_jobs=n_jobs),
+    ):
+        yield
 
 
 def parallel_map(
@@ -65,7 +91,6 @@ def parallel_map(
     core count.
     """
     items = list(items)
-    task = partial(_single_threaded, function)
     bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
     with bar:
         if n_jobs != 1 and items:
@@ -73,17 +98,14 @@ def parallel_map(
             # the on-disk cache once, before any worker starts: workers compiling into an empty
             # NUMBA_CACHE_DIR at the same time can read each other's half-written files and
             # crash (seen as SIGSEGV on a fresh clone).
-            yield task(items[0])
+            yield call_with_thread_limit(function, items[0])
             bar.update()
             items = items[1:]
         return_as = "list" if backend in NON_STREAMING_BACKENDS else "generator"
         with joblib_backend(backend, n_jobs):
-            results: Any = Parallel(return_as=return_as)(delayed(task)(i) for i in items)
+            results: Any = Parallel(return_as=return_as)(
+                delayed(call_with_thread_limit)(function, item) for item in items
+            )
             for result in results:
                 yield result
                 bar.update()
-
-
-def _single_threaded(function: Callable[[Item], Result], item: Item) -> Result:
-    with threadpool_limits(limits=ITEM_THREADS):
-        return function(item)

@@ -28,10 +28,10 @@ SPLIT_METHODS: tuple[str, ...] = ("stratified", "fault_filtered", "kfold")
 DUPLICATE_MODES: tuple[str, ...] = ("report", "together")
 ENSEMBLE_METHODS: tuple[str, ...] = ("sum", "learned")
 FEATURE_CLASSIFIERS: tuple[str, ...] = ("logistic", "random_forest", "gradient_boosting")
-JOBLIB_BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "dask", "ray")
+JOBLIB_BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "dask")
 # cluster backends are optional installs: the module they need and the package that brings it
-CLUSTER_BACKEND_MODULES: dict[str, str] = {"dask": "dask.distributed", "ray": "ray.util.joblib"}
-CLUSTER_BACKEND_PACKAGES: dict[str, str] = {"dask": "dask[distributed]", "ray": "ray"}
+CLUSTER_BACKEND_MODULES: dict[str, str] = {"dask": "dask.distributed"}
+CLUSTER_BACKEND_PACKAGES: dict[str, str] = {"dask": "dask[distributed]"}
 
 
 class ParamsError(ValueError):

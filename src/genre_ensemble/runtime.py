@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+CPUINFO = Path("/proc/cpuinfo")
 # Set before TensorFlow is imported; AVX2 is the newest instruction set every x86-64 CPU of
 # the last ten years has (Intel since 2013, AMD since 2015).
 PINNED_ENVIRONMENT: dict[str, str] = {
@@ -62,14 +63,37 @@ def set_threads(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), or what :mod:`platform` says."""
-    cpuinfo = Path("/proc/cpuinfo")
+def cpu_name(*, cpuinfo: Path = CPUINFO) -> str:
+    """The processor's model name (Linux ``/proc/cpuinfo``), else what :mod:`platform` says."""
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def training_device() -> str:
+    """The device Keras places training on: the first GPU TensorFlow sees, else the CPU.
+
+    Returns
+    -------
+    str
+        ``"GPU:0 (NVIDIA H100 80GB HBM3, compute capability 9.0)"`` when TensorFlow sees a
+        GPU (a CUDA build, ``make gpu``, on a host with a driver), else
+        ``"CPU (AMD EPYC 7B13, 2 cores)"``.
+    """
+    import tensorflow as tf  # heavy: imported only when asked
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        name = details.get("device_name", gpus[0].name)
+        capability = details.get("compute_capability")
+        if capability:
+            name += f", compute capability {'.'.join(map(str, capability))}"
+        extra = f"; {len(gpus)} GPUs seen, one used" if len(gpus) > 1 else ""
+        return f"GPU:0 ({name}){extra}"
+    return f"CPU ({cpu_name()}, {os.cpu_count()} cores)"
 
 
 def machine_record() -> dict[str, Any]:
@@ -78,8 +102,9 @@ def machine_record() -> dict[str, Any]:
     Returns
     -------
     dict
-        CPU model and cores, the BLAS libraries and the kernels they picked (threadpoolctl),
-        TensorFlow and Keras versions, the pinned environment, Python and NumPy versions.
+        The training device, CPU model and cores, the BLAS libraries and the kernels they
+        picked (threadpoolctl), TensorFlow and Keras versions, the pinned environment, Python
+        and NumPy versions.
     """
     import keras
     import numpy as np
@@ -92,7 +117,8 @@ def machine_record() -> dict[str, Any]:
         if info.get("user_api") == "blas"
     ]
     return {
-        "cpu": cpu_model(),
+        "device": training_device(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "machine": platform.machine(),
         "blas": blas,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import pandas as pd
 
@@ -40,6 +41,8 @@ def _clip_rows(row: dict, params: Params) -> list[dict]:
 def features(params: Params) -> None:
     manifest = pd.read_csv(MANIFEST, keep_default_na=False)
     clips = manifest[manifest["split"] != ""].to_dict("records")
+    # absolute paths: cluster workers (backend dask) need not share this process's directory
+    clips = [{**clip, "path": str(Path(clip["path"]).absolute())} for clip in clips]
     results = parallel_map(
         partial(_clip_rows, params=params),
         clips,

@@ -26,10 +26,16 @@ def train(params: Params, representation: str) -> None:
             f"unknown representation {representation!r}; use one of {', '.join(REPRESENTATIONS)}"
         )
     # Heavy imports only after params passed validation, and after the kernels are pinned.
-    from genre_ensemble.runtime import machine_record, pin_cpu_kernels, set_threads
+    from genre_ensemble.runtime import (
+        machine_record,
+        pin_cpu_kernels,
+        set_threads,
+        training_device,
+    )
 
     pin_cpu_kernels()
     set_threads(params.train.threads)
+    logger.info("training on %s", training_device())
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 

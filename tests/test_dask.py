@@ -1,0 +1,101 @@
+"""The images and features stages on a real dask.distributed cluster: the same bytes as loky.
+
+A ``LocalCluster`` of two worker processes on 127.0.0.1 stands in for a remote cluster; the
+stages find it through ``DASK_SCHEDULER_ADDRESS`` as they would a real one.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from genre_ensemble.parallel import DASK_SCHEDULER_ENV, LOCAL_HOST
+from genre_ensemble.params import Params, ParamsError, load_params, parse_params
+from genre_ensemble.paths import FEATURES_TABLE, IMAGES_DIR, MANIFEST
+from genre_ensemble.stages.features import features
+from genre_ensemble.stages.images import images
+
+from .conftest import REPO, SR, tone, write_wav
+
+SECONDS = 2.0
+GENRES = {"blues": 220.0, "jazz": 330.0, "rock": 440.0, "pop": 550.0, "metal": 660.0}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("dask.distributed",
+                                      reason="pip install -r requirements-dask.txt")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host=LOCAL_HOST, dashboard_address=None) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory) -> list[dict]:
+    """Five 2 s clips with overtones (so every representation has detail), as manifest rows."""
+    folder = tmp_path_factory.mktemp("audio")
+    rows = []
+    for number, (genre, frequency) in enumerate(GENRES.items()):
+        signal = tone(frequency, SECONDS) + 0.5 * tone(2.03 * frequency, SECONDS)
+        path = write_wav(folder / f"{genre}.{number:05d}.wav", signal)
+        rows.append({"track": path.stem, "genre": genre, "path": str(path),
+                     "split": "train" if number % 2 else "test"})
+    return rows
+
+
+def stage_params(backend: str) -> Params:
+    """The repository's params, made small, with the images/features stages on ``backend``."""
+    params = load_params(REPO / "params.yaml")
+    return replace(
+        params,
+        data=replace(params.data, sample_rate=SR, clip_seconds=SECONDS),
+        segments=replace(params.segments, seconds=1.0, overlap=0.5),
+        images=replace(params.images, height=24, width=24, n_jobs=2, backend=backend),
+    )
+
+
+def run_stages(root: Path, audio: list[dict], backend: str, monkeypatch) -> Path:
+    """Run the images and features stages in a fresh workspace ``root``; return it."""
+    root.mkdir()
+    monkeypatch.chdir(root)
+    MANIFEST.parent.mkdir(parents=True)
+    pd.DataFrame(audio).to_csv(MANIFEST, index=False)
+    params = stage_params(backend)
+    images(params)
+    features(params)
+    return root
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    """Every file the two stages wrote, by path relative to the workspace."""
+    files = [*(root / IMAGES_DIR).rglob("*"), root / FEATURES_TABLE]
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(files) if p.is_file()}
+
+
+def test_dask_cluster_gives_the_bytes_loky_gives(tmp_path, audio, cluster, monkeypatch):
+    monkeypatch.delenv(DASK_SCHEDULER_ENV, raising=False)
+    loky = outputs(run_stages(tmp_path / "loky", audio, "loky", monkeypatch))
+
+    monkeypatch.setenv(DASK_SCHEDULER_ENV, cluster.scheduler_address)
+    tasks_before = cluster.scheduler.transition_counter
+    dask = outputs(run_stages(tmp_path / "dask", audio, "dask", monkeypatch))
+
+    # work reached the cluster's workers (each stage runs its first clip in this process)
+    assert cluster.scheduler.transition_counter > tasks_before
+    # 5 clips x 3 windows x 3 representations, 3 indexes, 1 features table
+    assert len(loky) == 5 * 3 * 3 + 3 + 1
+    assert dask.keys() == loky.keys()
+    assert [name for name in loky if dask[name] != loky[name]] == []
+
+
+def test_backend_dask_without_dask_installed_is_a_params_error(monkeypatch):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["images"]["backend"] = "dask"
+    monkeypatch.setitem(sys.modules, "dask", None)  # import machinery: "not installed"
+    with pytest.raises(ParamsError, match=r"images\.backend .* pip install 'dask\[distributed\]'"):
+        parse_params(raw)
