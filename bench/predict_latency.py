@@ -15,6 +15,14 @@ WAV clips:
 Example::
 
     python bench/predict_latency.py --files 50 --repeats 3
+
+With ``--workspace DIR`` (a folder holding params.yaml, models/ and metrics/ensemble.json of a
+finished run) and ``--clips DIR`` (real audio, e.g. 30 s GTZAN clips), it measures instead the
+batch tool after the models are loaded, in one process: one clip warm (median wall and CPU
+seconds, one core for audio), a folder of ``--files`` clips (the real ones repeated) with
+``--jobs`` workers, and the per-clip cost for several ``--batch`` sizes::
+
+    python bench/predict_latency.py --workspace ../scratch --clips gtzan-sample/full --files 100
 """
 
 from __future__ import annotations
@@ -111,6 +119,56 @@ def warm_one_by_one(workspace: Path, files: list[Path]) -> list[float]:
     return seconds
 
 
+def timed(function, *args, **kwargs) -> tuple[float, float]:
+    """Wall and CPU seconds (this process, all threads) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    function(*args, **kwargs)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def batch_tool(workspace: Path, clips: list[Path], *, files: int, jobs: int,
+               batches: list[int], repeats: int) -> dict:
+    """One clip warm, a folder of ``files`` clips, per-clip cost per batch size (models loaded
+    once; each measure after an untimed warm-up)."""
+    from genre_ensemble.classify import classify_files
+    from genre_ensemble.loading import load_members
+    from genre_ensemble.params import load_params
+    from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR
+
+    params = load_params(workspace / PARAMS_FILE)
+    members = load_members(params, workspace / MODELS_DIR, workspace / ENSEMBLE_METRICS)
+
+    def run(paths, n_jobs, batch_files):
+        for _, result in classify_files(paths, members, params, n_jobs=n_jobs,
+                                        batch_files=batch_files):
+            if not hasattr(result, "ensemble"):
+                raise RuntimeError(f"not classified: {result}")
+
+    folder = [clips[i % len(clips)] for i in range(files)]
+    run(clips, 1, max(batches))  # warm-up: traces every batch shape, fills the caches
+    one = [timed(run, [clips[i % len(clips)]], 1, 1) for i in range(max(repeats, 5))]
+    out = {"load_average": os.getloadavg(),
+           "one_clip_wall_seconds": [round(w, 3) for w, _ in one],
+           "one_clip_cpu_seconds": [round(c, 3) for _, c in one],
+           "one_clip_wall_median": round(median(w for w, _ in one), 3),
+           "one_clip_cpu_median": round(median(c for _, c in one), 3)}
+    folder_runs = [timed(run, folder, jobs, max(batches)) for _ in range(repeats)]
+    out.update({"folder_files": files, "jobs": jobs,
+                "folder_wall_seconds": [round(w, 2) for w, _ in folder_runs],
+                "folder_wall_median": round(median(w for w, _ in folder_runs), 2),
+                "folder_main_process_cpu_seconds": [round(c, 2) for _, c in folder_runs]})
+    per_batch = {}
+    sample = folder[: max(batches)]
+    for batch_files in batches:  # one process (jobs 1): CPU time is the whole cost
+        runs = [timed(run, sample, 1, batch_files) for _ in range(repeats)]
+        per_batch[batch_files] = {
+            "wall_per_clip": round(median(w for w, _ in runs) / len(sample), 4),
+            "cpu_per_clip": round(median(c for _, c in runs) / len(sample), 4)}
+    out["per_clip_by_batch_files_jobs1"] = per_batch
+    out["load_average_after"] = os.getloadavg()
+    return out
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=50, help="clips in the warm batch")
@@ -118,12 +176,33 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fresh", action="store_true",
                         help="redo the pipeline run in .cache/bench/pipeline")
+    parser.add_argument("--workspace", type=Path, default=None,
+                        help="measure the batch tool with this finished run's models")
+    parser.add_argument("--clips", type=Path, default=None,
+                        help="folder of real clips for --workspace (searched recursively)")
+    parser.add_argument("--jobs", type=int, default=2, help="workers for the folder measure")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 4, 16],
+                        help="batch sizes (files per model call) to compare")
     return parser.parse_args()
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args()
+    if args.workspace is not None:
+        from genre_ensemble.filelist import expand_inputs
+
+        clips = [Path(name) for name in expand_inputs([str(args.clips)]).files]
+        result = batch_tool(args.workspace, clips, files=args.files, jobs=args.jobs,
+                            batches=args.batch, repeats=args.repeats)
+        print(json.dumps(result, indent=1))
+        path = write_results("predict_batch", {
+            "settings": {"workspace": str(args.workspace), "clips": str(args.clips),
+                         "files": args.files, "jobs": args.jobs, "batch": args.batch,
+                         "repeats": args.repeats},
+            **result})
+        print(f"results: {path.relative_to(REPO)}")
+        return
     workspace, info = pipeline_workspace(fresh=args.fresh, log=logger.info)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     (REPO / ".cache" / "bench").mkdir(parents=True, exist_ok=True)

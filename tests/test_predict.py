@@ -265,3 +265,151 @@ def test_importing_the_command_loads_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60,
                             env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert result.returncode == 0
+
+
+# --- predict as a batch tool -------------------------------------------------------------
+
+def _members_and_params(workspace: Path, **data: float):
+    """The fixture's members and params, ``data`` settings overridden (the CNNs do not depend
+    on the clip length, only on the windows)."""
+    import dataclasses
+
+    from genre_ensemble.loading import load_members
+    from genre_ensemble.params import load_params
+
+    params = load_params(workspace / "params.yaml")
+    params = dataclasses.replace(params, data=dataclasses.replace(params.data, **data))
+    members = load_members(params, workspace / "models", workspace / "metrics/ensemble.json")
+    return members, params
+
+
+def test_arguments_expand_to_folders_recursively_and_globs(tmp_path):
+    from genre_ensemble.filelist import expand_inputs
+
+    for name in ["a/one.wav", "a/deep/two.FLAC", "a/notes.txt", "b/three.mp3", "c/x.txt"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    expanded = expand_inputs([str(tmp_path / "a"), str(tmp_path / "*" / "*.mp3"),
+                              str(tmp_path / "a" / "one.wav"), str(tmp_path / "c"),
+                              str(tmp_path / "nothing*.wav"), str(tmp_path / "missing.wav")])
+    assert expanded.files == [str(tmp_path / "a/deep/two.FLAC"), str(tmp_path / "a/one.wav"),
+                              str(tmp_path / "b/three.mp3"), str(tmp_path / "missing.wav")]
+    assert expanded.unmatched == {str(tmp_path / "c"): "no audio files in this folder",
+                                  str(tmp_path / "nothing*.wav"): "no file matches this pattern"}
+    recursive = expand_inputs([str(tmp_path / "**" / "*.wav")])
+    assert recursive.files == [str(tmp_path / "a/one.wav")]
+
+
+def test_csv_has_one_row_per_file_and_broken_files_stay_quiet(workspace, tmp_path, capfd):
+    from genre_ensemble.predict import main
+
+    folder = tmp_path / "music"
+    (folder / "sub").mkdir(parents=True)
+    for name in ["clip.ogg", "short.wav"]:
+        (folder / "sub" / name).write_bytes((workspace / "audio" / name).read_bytes())
+    # random bytes named .mp3: libsndfile's MPEG decoder prints "Note: Illegal Audio-MPEG-Header"
+    (folder / "noise.mp3").write_bytes(np.random.default_rng(0).bytes(20000))
+    table = tmp_path / "out" / "genres.csv"
+    table.parent.mkdir()
+    status = main([str(folder), "--params", str(workspace / "params.yaml"), "--csv", str(table),
+                   "--jobs", "1"])
+    captured = capfd.readouterr()
+    assert status == 1
+    assert captured.err.splitlines() == [
+        f"error: {folder / 'noise.mp3'}: not an audio file (no installed decoder recognises its "
+        "format)"
+    ], captured.err
+    rows = pd.read_csv(table, keep_default_na=False)
+    assert list(rows.columns) == ["file", "seconds", "genre", "probability", *GENRES,
+                                  *(f"{m}_genre" for m in MEMBERS), "error"]
+    assert list(rows["file"]) == [str(folder / "noise.mp3"), str(folder / "sub/clip.ogg"),
+                                  str(folder / "sub/short.wav")]
+    assert rows["error"].tolist()[0].startswith("not an audio file")
+    good = rows.iloc[1:]
+    assert (good["error"] == "").all()
+    np.testing.assert_allclose(good[list(GENRES)].astype(float).sum(axis=1), 1.0, atol=1e-4)
+    for _, row in good.iterrows():
+        probabilities = row[list(GENRES)].astype(float)
+        assert row["genre"] == probabilities.idxmax()
+        assert float(row["probability"]) == pytest.approx(probabilities.max())
+        assert all(row[f"{m}_genre"] in GENRES for m in MEMBERS)
+    assert good["seconds"].astype(float).tolist() == pytest.approx([CLIP_SECONDS, 2.0])
+
+
+def test_a_pipeline_length_file_is_exactly_the_pipelines_clip(workspace, tmp_path):
+    """GTZAN's clips last 30.013 s: with 30 s clips they must be one clip, trimmed like the
+    pipeline trims, not a clip plus a near-duplicate one."""
+    from genre_ensemble.audio import load_clip
+    from genre_ensemble.classify import classify_file
+    from genre_ensemble.features import window_features
+    from genre_ensemble.images import ImageJob, signal_images
+    from genre_ensemble.inputs import file_inputs
+
+    members, params = _members_and_params(workspace, clip_seconds=30.0)
+    rng = np.random.default_rng(3)
+    t = np.arange(int(30.013 * SR)) / SR
+    audio = 0.3 * np.sin(2 * np.pi * 220 * t * (1 + 0.01 * t)) + 0.05 * rng.standard_normal(t.size)
+    long_path = tmp_path / "gtzan-like.wav"
+    soundfile.write(str(long_path), audio.astype(np.float32), SR, subtype="FLOAT")
+    trimmed_path = tmp_path / "trimmed.wav"
+    soundfile.write(str(trimmed_path), audio[: 30 * SR].astype(np.float32), SR, subtype="FLOAT")
+
+    inputs = file_inputs(long_path, params, members.names)
+    assert inputs.chunks == 1
+    clip = load_clip(long_path, sample_rate=SR, seconds=30.0)  # the pipeline's decoding
+    pipeline_images = signal_images(clip, ImageJob.from_params(params, names=REPRESENTATIONS))
+    for name in REPRESENTATIONS:
+        assert np.array_equal(inputs.images[name], np.stack(pipeline_images[name])), name
+    rows = window_features(clip, SR, segments=params.segments,
+                           descriptors=params.features.descriptors)
+    assert np.array_equal(inputs.features, [list(row.values()) for row in rows])
+    got, trimmed = classify_file(long_path, members, params), classify_file(trimmed_path,
+                                                                            members, params)
+    assert np.array_equal(got.ensemble, trimmed.ensemble)
+    for name in members.names:
+        assert np.array_equal(got.members[name], trimmed.members[name]), name
+
+
+def test_only_a_shortfall_that_matters_warns(caplog):
+    from genre_ensemble.inputs import warn_if_short
+
+    with caplog.at_level("WARNING", logger="genre_ensemble.inputs"):
+        assert not warn_if_short("gtzan.wav", seconds=29.98, clip_seconds=30.0)
+        assert not warn_if_short("long.wav", seconds=31.0, clip_seconds=30.0)
+        assert caplog.records == []
+        assert warn_if_short("short.wav", seconds=20.0, clip_seconds=30.0)
+    (record,) = caplog.records
+    assert "short.wav lasts 20.00 s, 10.00 s less than the 30 s clips" in record.getMessage()
+
+
+def test_batched_results_equal_one_by_one_results(workspace):
+    from genre_ensemble.classify import classify_file, classify_files
+
+    members, params = _members_and_params(workspace)
+    files = [workspace / "audio" / name for name in INPUTS]
+    batched = dict(classify_files(files, members, params, batch_files=4))
+    for path in files:
+        alone = classify_file(path, members, params)
+        np.testing.assert_allclose(batched[str(path)].ensemble, alone.ensemble, rtol=0,
+                                   atol=1e-6, err_msg=path.name)
+        for name in members.names:
+            np.testing.assert_allclose(batched[str(path)].members[name], alone.members[name],
+                                       rtol=0, atol=1e-6, err_msg=f"{path.name} {name}")
+
+
+def test_remembered_cqt_filters_give_the_pipelines_image_bytes(workspace):
+    from genre_ensemble.audio import conform
+    from genre_ensemble.filterbank import forget_cqt_filters, remembered_cqt_filters
+    from genre_ensemble.images import ImageJob, signal_images
+
+    _, params = _members_and_params(workspace)
+    job = ImageJob.from_params(params, names=REPRESENTATIONS)
+    signal, _ = soundfile.read(str(workspace / "audio" / "clip.au"), dtype="float32")
+    signal = conform(signal, 16000, sample_rate=SR, seconds=CLIP_SECONDS)
+    plain = signal_images(signal, job)
+    forget_cqt_filters()
+    with remembered_cqt_filters():
+        first, again = signal_images(signal, job), signal_images(signal, job)  # built, reused
+    for name in REPRESENTATIONS:
+        assert np.stack(first[name]).tobytes() == np.stack(plain[name]).tobytes(), name
+        assert np.stack(again[name]).tobytes() == np.stack(plain[name]).tobytes(), name

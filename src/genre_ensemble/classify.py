@@ -72,6 +72,14 @@ class Prediction:
         }
 
 
+# Files whose windows go through each CNN together: the per-file cost of a network call
+# (Python, TensorFlow dispatch, padding) is shared by this many files.
+BATCH_FILES = 16
+# Smallest padded batch: each CNN sees only batches of SMALLEST_BATCH * 2**k windows (up to
+# training.PREDICT_BATCH_SIZE), so it traces a handful of shapes, not one per input length.
+SMALLEST_BATCH = 16
+
+
 def _features_probabilities(model: Any, features: np.ndarray) -> np.ndarray:
     expected = getattr(model, "n_features_in_", features.shape[1])
     if features.shape[1] != expected:
@@ -84,42 +92,89 @@ def _features_probabilities(model: Any, features: np.ndarray) -> np.ndarray:
     return probabilities
 
 
+def padded_batch_size(windows: int, *, largest: int) -> int:
+    """The batch a CNN is given for ``windows`` windows: the next power-of-two multiple of
+    :data:`SMALLEST_BATCH`, at most ``largest``."""
+    size = SMALLEST_BATCH
+    while size < min(windows, largest):
+        size *= 2
+    return min(size, largest)
+
+
 def _network_probabilities(model: Any, images: np.ndarray) -> np.ndarray:
-    """Softmax of every window, in batches like ``model.predict`` but without its per-call
-    set-up (tracing a new predict function per input length costs more than the network)."""
+    """Softmax of every window, ``(n_windows, 10)``, in batches of a few fixed sizes.
+
+    ``model.predict`` sets up a new predict function per call and traces one per input
+    length, which costs more than the network on a few files; ``predict_on_batch`` on batches
+    zero-padded to :func:`padded_batch_size` traces each size once. A window's output does not
+    depend on the other windows of its batch (inference: no batch statistics).
+    """
     from genre_ensemble.training import PREDICT_BATCH_SIZE  # Keras is loaded with the model
 
-    return np.concatenate([
-        np.asarray(model.predict_on_batch(images[start : start + PREDICT_BATCH_SIZE]))
-        for start in range(0, len(images), PREDICT_BATCH_SIZE)
-    ])
+    parts = []
+    for start in range(0, len(images), PREDICT_BATCH_SIZE):
+        batch = images[start : start + PREDICT_BATCH_SIZE]
+        size = padded_batch_size(len(batch), largest=PREDICT_BATCH_SIZE)
+        padded = np.zeros((size, *batch.shape[1:]), dtype=batch.dtype)
+        padded[: len(batch)] = batch
+        parts.append(np.asarray(model.predict_on_batch(padded))[: len(batch)])
+    return np.concatenate(parts)
 
 
-def predict_inputs(inputs: MemberInputs, members: LoadedMembers) -> Prediction:
-    """Every member's window-averaged probabilities and their weighted soft vote.
+def _member_windows(name: str, batch: Sequence[MemberInputs], members: LoadedMembers
+                    ) -> np.ndarray:
+    """One member's window probabilities for every window of every file of ``batch``."""
+    if name == FEATURE_MEMBER:
+        return _features_probabilities(
+            members.features, np.concatenate([inputs.features for inputs in batch])
+        )
+    images = np.concatenate([inputs.images[name] for inputs in batch])
+    return _network_probabilities(members.networks[name], images)
 
-    The same computation as the pipeline: ``model.predict`` on the windows, the mean over a
-    clip's windows (:func:`genre_ensemble.predictions.clip_probabilities`), then
-    :func:`genre_ensemble.ensemble.weighted_sum` with the recorded weights.
+
+def predict_batch(batch: Sequence[MemberInputs], members: LoadedMembers) -> list[Prediction]:
+    """Every file's member probabilities and soft vote, each member run once over all windows.
+
+    The same computation as the pipeline: each member's window probabilities, their mean over
+    a file's windows (:func:`genre_ensemble.predictions.clip_probabilities`), then
+    :func:`genre_ensemble.ensemble.weighted_sum` with the recorded weights. Only the batching
+    differs, which changes no window's probabilities beyond float rounding.
+
+    Parameters
+    ----------
+    batch : sequence of MemberInputs
+        From :mod:`genre_ensemble.inputs`, one per file.
+
+    Returns
+    -------
+    list of Prediction, in ``batch`` order
     """
     from genre_ensemble.ensemble import weighted_sum
 
-    per_member: dict[str, np.ndarray] = {}
+    if not batch:
+        return []
+    ends = np.cumsum([inputs.windows for inputs in batch])[:-1]
+    per_file: list[dict[str, np.ndarray]] = [{} for _ in batch]
     for name in members.names:
-        if name == FEATURE_MEMBER:
-            windows = _features_probabilities(members.features, inputs.features)
-        else:
-            windows = _network_probabilities(members.networks[name], inputs.images[name])
-        per_member[name] = np.asarray(windows, dtype=np.float64).mean(axis=0)
-    combined = weighted_sum(list(per_member.values()), list(members.weights.values()))
-    return Prediction(
-        ensemble=combined,
-        members=per_member,
-        weights=dict(members.weights),
-        seconds=inputs.seconds,
-        chunks=inputs.chunks,
-        windows=inputs.windows,
-    )
+        windows = np.asarray(_member_windows(name, batch, members), dtype=np.float64)
+        for vectors, part in zip(per_file, np.split(windows, ends), strict=True):
+            vectors[name] = part.mean(axis=0)
+    return [
+        Prediction(
+            ensemble=weighted_sum(list(vectors.values()), list(members.weights.values())),
+            members=vectors,
+            weights=dict(members.weights),
+            seconds=inputs.seconds,
+            chunks=inputs.chunks,
+            windows=inputs.windows,
+        )
+        for inputs, vectors in zip(batch, per_file, strict=True)
+    ]
+
+
+def predict_inputs(inputs: MemberInputs, members: LoadedMembers) -> Prediction:
+    """One file's member probabilities and soft vote (:func:`predict_batch` of one)."""
+    return predict_batch([inputs], members)[0]
 
 
 def classify_signal(
@@ -169,15 +224,31 @@ def _prepare(
 
 
 def classify_files(
-    paths: Sequence[str | Path], members: LoadedMembers, params: Params, *, n_jobs: int = 1
+    paths: Sequence[str | Path],
+    members: LoadedMembers,
+    params: Params,
+    *,
+    n_jobs: int = 1,
+    batch_files: int = BATCH_FILES,
 ) -> Iterator[tuple[str, Prediction | FileNotClassifiedError]]:
-    """Classify files in order; decoding and images run in ``n_jobs`` worker processes.
+    """Classify files in order: ``n_jobs`` worker processes decode them and make their images
+    and descriptors while the members classify ``batch_files`` files at a time.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+    members : LoadedMembers
+    params : Params
+    n_jobs : int
+        Worker processes for the audio work (joblib's convention: -1 all cores).
+    batch_files : int
+        Files whose windows each member classifies in one go (results come out in groups).
 
     Yields
     ------
     (path, Prediction or FileNotClassifiedError)
-        The error of a file that could not be classified (its message is the reason); the
-        other files go on.
+        In ``paths`` order; the error of a file that could not be classified (its message is
+        the reason), the other files go on.
     """
     from joblib import Parallel, delayed
 
@@ -185,8 +256,20 @@ def classify_files(
     n_jobs = 1 if len(names) < 2 else n_jobs
     tasks = (delayed(_prepare)(name, params, members.names) for name in names)
     results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)  # keeps the order
-    for name, inputs in zip(names, results, strict=True):
-        if isinstance(inputs, FileNotClassifiedError):
-            yield name, inputs
-        else:
-            yield name, predict_inputs(inputs, members)
+    group: list[tuple[str, MemberInputs | FileNotClassifiedError]] = []
+    for item in zip(names, results, strict=True):
+        group.append(item)
+        if len(group) >= batch_files:
+            yield from _classify_group(group, members)
+            group = []
+    yield from _classify_group(group, members)
+
+
+def _classify_group(
+    group: list[tuple[str, MemberInputs | FileNotClassifiedError]], members: LoadedMembers
+) -> Iterator[tuple[str, Prediction | FileNotClassifiedError]]:
+    """The group's files in order: prepared ones classified together, errors passed on."""
+    ready = [inputs for _, inputs in group if isinstance(inputs, MemberInputs)]
+    predictions = iter(predict_batch(ready, members))
+    for name, inputs in group:
+        yield name, next(predictions) if isinstance(inputs, MemberInputs) else inputs

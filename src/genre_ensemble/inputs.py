@@ -1,12 +1,19 @@
 """Turn audio into what each member takes: window images and window descriptors, cut and
 rendered exactly as the pipeline cuts and renders its clips.
 
-- a signal no longer than ``data.clip_seconds`` is padded with trailing silence to that length,
-  exactly as the pipeline pads its clips, so a pipeline-length clip gets the very inputs the
-  pipeline's own evaluation path gives it;
-- a longer signal (a whole song) is cut into consecutive chunks of ``data.clip_seconds``, the
-  last one ending at the signal's end (it overlaps the one before rather than being padded),
-  and chunks that are digital silence are skipped. Every chunk is treated as one pipeline clip.
+- a signal shorter than ``data.clip_seconds`` is padded with trailing silence to that length,
+  as the pipeline's :func:`genre_ensemble.audio.conform` pads its clips;
+- a longer signal is cut into consecutive chunks of ``data.clip_seconds``; a tail left after
+  the last whole chunk becomes one more chunk, ending at the signal's end (it overlaps the one
+  before rather than being padded), only when it is more than :data:`CLIP_TOLERANCE` (5 %) of
+  a clip: a shorter tail is dropped, as the pipeline trims a clip at its end. So a file at most
+  5 % longer than a clip (GTZAN's 30.013 s files with 30 s clips) is exactly the pipeline's
+  clip and gets, bit for bit, the inputs the pipeline's own evaluation path gives it, instead
+  of a second near-duplicate clip. Chunks that are digital silence are skipped. Every chunk is
+  treated as one pipeline clip.
+
+A file more than :data:`CLIP_TOLERANCE` shorter than a clip is padded all the same, with a
+warning: the members never saw that much silence in training.
 
 librosa is imported only when audio is processed.
 """
@@ -24,6 +31,11 @@ from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
 from genre_ensemble.params import Params
 
 logger = logging.getLogger(__name__)
+
+# How far (fraction of data.clip_seconds) a file's length may stray from a clip's and still be
+# one pipeline clip (longer: trimmed, no second near-duplicate clip) without a warning
+# (shorter: padded). 5 % covers GTZAN's files (30.013 s, a few 29.9 s): 1.5 s of a 30 s clip.
+CLIP_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -54,18 +66,21 @@ def split_chunks(signal: np.ndarray, sr: int, clip_seconds: float) -> list[np.nd
     Returns
     -------
     list of np.ndarray, each shape (round(clip_seconds * sr),)
-        One clip padded with silence for a signal no longer than a clip; otherwise
-        consecutive clips, the last one ending at the signal's end, silent clips left out
-        (unless all are silent).
+        One clip padded with silence for a signal shorter than a clip; otherwise consecutive
+        clips, plus one ending at the signal's end when the tail after the last whole clip is
+        more than :data:`CLIP_TOLERANCE` of a clip (a shorter tail is dropped, as the pipeline
+        trims), silent clips left out (unless all are silent). A signal at most
+        :data:`CLIP_TOLERANCE` longer than a clip is thus its first clip, as the pipeline cuts
+        it.
     """
     from genre_ensemble.audio import fix_length, is_silent
 
     size = int(round(clip_seconds * sr))
-    if signal.shape[0] <= size:
+    if signal.shape[0] < size:
         return [fix_length(signal, size)]
     starts = list(range(0, signal.shape[0] - size + 1, size))
-    if starts[-1] + size < signal.shape[0]:
-        starts.append(signal.shape[0] - size)
+    if signal.shape[0] - (starts[-1] + size) > CLIP_TOLERANCE * size:
+        starts.append(signal.shape[0] - size)  # a tail worth a clip of its own
     chunks = [signal[start : start + size] for start in starts]
     audible = [chunk for chunk in chunks if not is_silent(chunk)]
     return audible or chunks
@@ -79,6 +94,7 @@ def chunk_inputs(
     ``seconds`` is the length of the audio the chunks were cut from (reported only).
     """
     from genre_ensemble.features import window_features
+    from genre_ensemble.filterbank import remembered_cqt_filters
     from genre_ensemble.images import ImageJob, signal_images
 
     names = [m for m in members if m in REPRESENTATIONS]
@@ -87,7 +103,9 @@ def chunk_inputs(
     rows: list[list[float]] = []
     for chunk in chunks:
         if names:
-            for name, windows in signal_images(chunk, job).items():
+            with remembered_cqt_filters():  # same bytes as the pipeline, less time
+                chunk_images = signal_images(chunk, job)
+            for name, windows in chunk_images.items():
                 images[name].extend(windows)
         if FEATURE_MEMBER in members:
             descriptors = window_features(
@@ -125,6 +143,31 @@ def signal_inputs(
     return chunk_inputs(chunks, params, members, seconds=signal.shape[0] / params.data.sample_rate)
 
 
+def warn_if_short(path: str | Path, *, seconds: float, clip_seconds: float) -> bool:
+    """Warn when a file is so short that padding it changes what the members see.
+
+    Parameters
+    ----------
+    seconds : float
+        The file's length in seconds.
+    clip_seconds : float
+        ``data.clip_seconds``.
+
+    Returns
+    -------
+    bool
+        True when it warned: the file is more than :data:`CLIP_TOLERANCE` shorter than a clip.
+    """
+    missing = clip_seconds - seconds
+    if missing <= CLIP_TOLERANCE * clip_seconds:
+        return False
+    logger.warning(
+        "%s lasts %.2f s, %.2f s less than the %g s clips the members were trained on: padded "
+        "with silence (as the pipeline pads its clips)", path, seconds, missing, clip_seconds,
+    )
+    return True
+
+
 def file_inputs(path: str | Path, params: Params, members: Sequence[str]) -> MemberInputs:
     """Decode a file like the pipeline does (mono, ``data.sample_rate``) and prepare inputs.
 
@@ -134,13 +177,11 @@ def file_inputs(path: str | Path, params: Params, members: Sequence[str]) -> Mem
         Missing, empty, undecodable or silent file.
     """
     from genre_ensemble.audio import load_clip
+    from genre_ensemble.quiet import native_stderr_to_log
 
-    signal = load_clip(path, sample_rate=params.data.sample_rate, seconds=None)
+    with native_stderr_to_log(logger):  # the decoders' own notes on a broken file
+        signal = load_clip(path, sample_rate=params.data.sample_rate, seconds=None)
     seconds = signal.shape[0] / params.data.sample_rate
-    if seconds < params.data.clip_seconds:
-        logger.warning(
-            "%s lasts %.1f s, less than the %g s clips the members were trained on: padded with "
-            "silence (as the pipeline pads its clips)", path, seconds, params.data.clip_seconds,
-        )
+    warn_if_short(path, seconds=seconds, clip_seconds=params.data.clip_seconds)
     chunks = split_chunks(signal, params.data.sample_rate, params.data.clip_seconds)
     return chunk_inputs(chunks, params, members, seconds=seconds)

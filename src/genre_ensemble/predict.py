@@ -1,5 +1,6 @@
-"""The ``predict`` command: ``genre-ensemble predict song.mp3 ...`` classifies audio files with
-the trained ensemble and prints each file's genres (or one JSON document).
+"""The ``predict`` command: ``genre-ensemble predict song.mp3 music/ 'live/*.flac' ...``
+classifies audio files (folders searched recursively, glob patterns expanded) with the trained
+ensemble and prints each file's genres (or one JSON document), optionally writing a CSV table.
 
 The work is done by :mod:`genre_ensemble.loading` (the trained members),
 :mod:`genre_ensemble.inputs` (audio -> member inputs, cut like the pipeline's clips) and
@@ -16,23 +17,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genre_ensemble.classify import FileNotClassifiedError, Prediction, classify_files
+from genre_ensemble.classify import (
+    BATCH_FILES,
+    FileNotClassifiedError,
+    Prediction,
+    classify_files,
+)
+from genre_ensemble.filelist import expand_inputs
 from genre_ensemble.genres import GENRES
 from genre_ensemble.loading import LoadedMembers, ModelsUnavailableError, load_members
 from genre_ensemble.params import Params, ParamsError, load_params
 from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, PARAMS_FILE
 
 EXIT_OK, EXIT_FILE_FAILED, EXIT_NO_MODELS = 0, 1, 2
+# From this many files on, a progress bar runs on stderr (when stderr is a terminal).
+PROGRESS_FILES = 10
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``predict`` arguments (imports nothing heavy)."""
     parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="audio files (wav, flac, ogg, mp3, au, ...) of any length")
+                        help="audio files (wav, flac, ogg, mp3, au, ...) of any length, folders "
+                             "(searched recursively for audio files) or glob patterns "
+                             "(quote them; ** matches folders at any depth)")
     parser.add_argument("--top", type=_positive, default=3, metavar="N",
                         help="genres to show per file and member (default: 3)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON document with every probability on stdout")
+    parser.add_argument("--csv", type=Path, default=None, metavar="PATH",
+                        help="also write a table, one row per file: path, seconds, top genre "
+                             "and probability, every genre's ensemble probability, each "
+                             "member's top genre, error")
+    parser.add_argument("--batch", type=_positive, default=BATCH_FILES, metavar="N",
+                        help=f"files whose windows each model classifies at once (default: "
+                             f"{BATCH_FILES})")
     parser.add_argument("--params", type=Path, default=PARAMS_FILE, metavar="PATH",
                         help="the params.yaml the models were trained with (default: "
                              "params.yaml); metrics/ensemble.json is read beside it")
@@ -67,6 +85,23 @@ def format_prediction(path: str, prediction: Prediction, count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def csv_row(path: str, result: Prediction | FileNotClassifiedError,
+            members: tuple[str, ...]) -> dict[str, Any]:
+    """One file's row of the ``--csv`` table: file, seconds, genre and probability (the
+    ensemble's top), every genre's ensemble probability, ``<member>_genre`` (each member's
+    top genre) and error (empty when classified; the other cells are then empty)."""
+    row: dict[str, Any] = {"file": path, "seconds": None, "genre": None, "probability": None}
+    row.update({genre: None for genre in GENRES})
+    row.update({f"{name}_genre": None for name in members})
+    if isinstance(result, FileNotClassifiedError):
+        return {**row, "error": str(result)}
+    (genre, probability), = result.top(1)
+    row.update(seconds=round(result.seconds, 3), genre=genre, probability=round(probability, 6))
+    row.update({g: round(float(p), 6) for g, p in zip(GENRES, result.ensemble, strict=True)})
+    row.update({f"{name}_genre": result.top(1, name)[0][0] for name in members})
+    return {**row, "error": ""}
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``predict`` command; returns the exit status (0 ok, 1 a file failed, 2 no models)."""
     root = args.params.parent
@@ -91,21 +126,46 @@ def run(args: argparse.Namespace) -> int:
 def _classify_and_print(
     args: argparse.Namespace, members: LoadedMembers, params: Params, n_jobs: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Classify ``args.files``: print each result (or collect it for ``--json``) as it comes,
-    write each failure to stderr. Returns the JSON documents and the number of failures."""
+    """Classify what ``args.files`` names: print each result (or collect it for ``--json``) as
+    it comes, write each failure to stderr, then the ``--csv`` table. Returns the JSON
+    documents and the number of failures."""
+    from tqdm import tqdm
+
     count = min(args.top, len(GENRES))
-    documents, failed = [], 0
-    for path, result in classify_files(args.files, members, params, n_jobs=n_jobs):
-        if isinstance(result, FileNotClassifiedError):
-            failed += 1
-            sys.stderr.write(f"error: {path}: {result}\n")
-            documents.append({"file": path, "error": str(result)})
-        elif args.json:
-            documents.append({"file": path, **result.to_dict(count)})
-        else:
-            sys.stdout.write(format_prediction(path, result, count))
-            sys.stdout.flush()
+    expanded = expand_inputs(args.files)
+    documents, rows, failed = [], [], 0
+    for argument, reason in expanded.unmatched.items():
+        failed += 1
+        sys.stderr.write(f"error: {argument}: {reason}\n")
+        documents.append({"file": argument, "error": reason})
+    # disable=None: no bar when stderr is not a terminal (pipes, logs, tests)
+    quiet = len(expanded.files) < PROGRESS_FILES
+    with tqdm(total=len(expanded.files), unit="file", desc="predict", file=sys.stderr,
+              disable=True if quiet else None, leave=False) as bar:
+        for path, result in classify_files(expanded.files, members, params, n_jobs=n_jobs,
+                                           batch_files=args.batch):
+            rows.append(csv_row(path, result, members.names))
+            if isinstance(result, FileNotClassifiedError):
+                failed += 1
+                bar.write(f"error: {path}: {result}", file=sys.stderr)
+                documents.append({"file": path, "error": str(result)})
+            elif args.json:
+                documents.append({"file": path, **result.to_dict(count)})
+            else:
+                bar.write(format_prediction(path, result, count), file=sys.stdout, end="")
+                sys.stdout.flush()
+            bar.update()
+    if args.csv is not None:
+        _write_table(args.csv, rows)
     return documents, failed
+
+
+def _write_table(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    from genre_ensemble.fileio import write_csv
+
+    write_csv(path, pd.DataFrame(rows))
 
 
 def main(argv: list[str] | None = None) -> int:
