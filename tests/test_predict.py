@@ -395,21 +395,3 @@ def test_batched_results_equal_one_by_one_results(workspace):
         for name in members.names:
             np.testing.assert_allclose(batched[str(path)].members[name], alone.members[name],
                                        rtol=0, atol=1e-6, err_msg=f"{path.name} {name}")
-
-
-def test_remembered_cqt_filters_give_the_pipelines_image_bytes(workspace):
-    from genre_ensemble.audio import conform
-    from genre_ensemble.filterbank import forget_cqt_filters, remembered_cqt_filters
-    from genre_ensemble.images import ImageJob, signal_images
-
-    _, params = _members_and_params(workspace)
-    job = ImageJob.from_params(params, names=REPRESENTATIONS)
-    signal, _ = soundfile.read(str(workspace / "audio" / "clip.au"), dtype="float32")
-    signal = conform(signal, 16000, sample_rate=SR, seconds=CLIP_SECONDS)
-    plain = signal_images(signal, job)
-    forget_cqt_filters()
-    with remembered_cqt_filters():
-        first, again = signal_images(signal, job), signal_images(signal, job)  # built, reused
-    for name in REPRESENTATIONS:
-        assert np.stack(first[name]).tobytes() == np.stack(plain[name]).tobytes(), name
-        assert np.stack(again[name]).tobytes() == np.stack(plain[name]).tobytes(), name

@@ -94,7 +94,6 @@ def chunk_inputs(
     ``seconds`` is the length of the audio the chunks were cut from (reported only).
     """
     from genre_ensemble.features import window_features
-    from genre_ensemble.filterbank import remembered_cqt_filters
     from genre_ensemble.images import ImageJob, signal_images
 
     names = [m for m in members if m in REPRESENTATIONS]
@@ -103,9 +102,7 @@ def chunk_inputs(
     rows: list[list[float]] = []
     for chunk in chunks:
         if names:
-            with remembered_cqt_filters():  # same bytes as the pipeline, less time
-                chunk_images = signal_images(chunk, job)
-            for name, windows in chunk_images.items():
+            for name, windows in signal_images(chunk, job).items():
                 images[name].extend(windows)
         if FEATURE_MEMBER in members:
             descriptors = window_features(

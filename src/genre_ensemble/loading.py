@@ -9,11 +9,10 @@ must be trusted like any pipeline output.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,9 @@ from typing import Any
 from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
 from genre_ensemble.params import Params
 from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, model_path
+from genre_ensemble.quiet import native_stderr_to_log
+
+logger = logging.getLogger(__name__)
 
 
 class ModelsUnavailableError(Exception):
@@ -87,29 +89,14 @@ def _expected_image_shape(params: Params) -> tuple[int, int, int]:
     return params.images.height, params.images.width, image_channels(params.images.style)
 
 
-@contextmanager
-def _native_stderr_held() -> Iterator[None]:
-    """Hold back what native code writes to file descriptor 2 (TensorFlow's start-up banner,
-    which no setting silences); it is replayed if the block raises."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            os.write(2, held.read())
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _load_network(path: Path, params: Params) -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_held():
+    if "tensorflow" not in sys.modules:  # a fresh process: the kernels and threads of training
+        from genre_ensemble.runtime import pin_cpu_kernels, set_threads
+
+        pin_cpu_kernels()
+        set_threads(params.train.threads)
+    with native_stderr_to_log(logger):  # TensorFlow's start-up banner, which no setting silences
         from genre_ensemble.training import load_model  # imports Keras and TensorFlow
 
     try:
