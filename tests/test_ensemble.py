@@ -97,3 +97,16 @@ def test_combine_rejects_members_with_other_clips():
         result.sort_values("track")[list(GENRES)].to_numpy(),
         a.sort_values("track")[list(GENRES)].to_numpy(),
     )
+
+
+def test_members_are_aligned_by_clip_whatever_their_row_order():
+    rng = np.random.default_rng(5)
+    targets = rng.integers(0, 10, 40)
+    splits = ["val"] * 20 + ["test"] * 20
+    a, b = _table(rng, targets, splits, 0.5), _table(rng, targets, splits, 0.2)
+    in_order = combine({"a": a, "b": b}, [1, 2])
+    shuffled = combine({"a": a, "b": b.sample(frac=1, random_state=1)}, [1, 2])
+    pd.testing.assert_frame_equal(in_order, shuffled)
+    by_track = in_order.set_index("track")
+    expected = (a.set_index("track")[list(GENRES)] + 2 * b.set_index("track")[list(GENRES)]) / 3
+    np.testing.assert_allclose(by_track.loc[expected.index, list(GENRES)], expected)

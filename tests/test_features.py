@@ -24,3 +24,28 @@ def test_descriptor_settings_set_the_mfcc_count_and_frames():
         signal, SR, segments=segments, descriptors=params.features.descriptors
     )
     assert f"mfcc{params.features.descriptors.n_mfcc - 1}_std" in default[0]
+
+
+def test_scrambled_test_rows_change_neither_the_features_member_nor_its_validation_output():
+    import pandas as pd
+
+    from genre_ensemble.features import fit_predict
+    from genre_ensemble.genres import GENRES
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(120):
+        genre = GENRES[i % len(GENRES)]
+        split = ("train", "train", "val", "test")[i % 4]
+        rows.append({"track": f"{genre}.{i:05d}", "genre": genre, "split": split, "window": 0,
+                     **{f"x{k}": rng.normal(GENRES.index(genre) * (k == 0), 1.0)
+                        for k in range(5)}})
+    table = pd.DataFrame(rows)
+    model, probabilities = fit_predict(table, "logistic", 42)
+    scrambled = table.copy()
+    is_test = (scrambled["split"] == "test").to_numpy()
+    scrambled.loc[is_test, [f"x{k}" for k in range(5)]] = rng.normal(0, 50, (is_test.sum(), 5))
+    model_b, probabilities_b = fit_predict(scrambled, "logistic", 42)
+    np.testing.assert_array_equal(model[-1].coef_, model_b[-1].coef_)
+    np.testing.assert_array_equal(probabilities[~is_test], probabilities_b[~is_test])
+    assert not np.allclose(probabilities[is_test], probabilities_b[is_test])

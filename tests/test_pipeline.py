@@ -74,7 +74,8 @@ def test_weights_only_experiment_reruns_only_ensemble_and_evaluate(workspace):
 
 
 def test_no_clip_has_windows_on_both_sides_of_a_split(workspace):
-    """Windows inherit their clip's split: the manifest's split, for every image of every rep."""
+    """Windows inherit their clip's split: the manifest's split, for every image of every rep
+    and every row of the features table."""
     import pandas as pd
 
     root, _ = workspace
@@ -88,3 +89,6 @@ def test_no_clip_has_windows_on_both_sides_of_a_split(workspace):
         tracks = {s: set(index.loc[index["split"] == s, "track"]) for s in ("train", "val", "test")}
         assert not (tracks["train"] & tracks["test"] or tracks["val"] & tracks["test"])
         assert not tracks["train"] & tracks["val"]
+    features = pd.read_csv(root / "data/features/features.csv", keep_default_na=False)
+    assert (features.groupby("track")["split"].nunique() == 1).all()
+    assert (features["split"] == features["track"].map(split_of)).all()

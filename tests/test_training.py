@@ -125,3 +125,24 @@ def test_saving_the_same_model_twice_gives_identical_bytes(settings, tmp_path):
     np.testing.assert_allclose(
         reloaded.predict(images[:3], verbose=0), model.predict(images[:3], verbose=0), atol=1e-6
     )
+
+
+def test_scrambled_test_images_change_neither_the_member_nor_its_validation_predictions(
+    settings,
+):
+    """The test split plays no part in training: scramble every test image, get the same
+    weights, the same validation predictions, and (of course) other test predictions."""
+    from genre_ensemble.training import train_member
+
+    images, index = _band_images()
+    chosen = replace(settings, epochs=3, filters=8, early_stopping=2)  # early stopping watches val
+    model, predictions = train_member(images, index, chosen, verbose=0)
+    scrambled = images.copy()
+    is_test = (index["split"] == "test").to_numpy()
+    scrambled[is_test] = np.random.default_rng(9).integers(0, 256, scrambled[is_test].shape)
+    model_b, predictions_b = train_member(scrambled, index, chosen, verbose=0)
+    for before, after in zip(model.get_weights(), model_b.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    val = predictions["split"] == "val"
+    pd.testing.assert_frame_equal(predictions[val], predictions_b[val])
+    assert not predictions[~val].equals(predictions_b[~val])
