@@ -13,7 +13,7 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint report bench paper ablation clean-venv
+.PHONY: run test lint report bench paper ablation clean-venv musicnn
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,13 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/dvc repro
 
-test: $(STAMP)
+test: $(STAMP) musicnn
 	$(BIN)/python -m pytest -q
+
+# the pretrained musicnn weights: the musicnn 0.1.0 wheel file (sha256-pinned), not installed;
+# a no-op offline once it is there (genre_ensemble/musicnn_weights.py holds the pins and folder)
+musicnn: $(STAMP)
+	$(BIN)/python -m genre_ensemble.musicnn_weights
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
