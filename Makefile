@@ -18,7 +18,7 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint report bench paper ablation cv compare clean-venv gpu run-gpu
+.PHONY: run test lint report bench paper ablation cv compare clean-venv gpu run-gpu musicnn
 
 $(STAMP): requirements.txt requirements-base.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ $(GPU_STAMP): requirements-gpu.txt requirements-base.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/dvc repro
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) musicnn
 	$(BIN)/python -m pytest -q
 
 # make gpu: install .venv-gpu and say which device training would use
@@ -55,6 +55,11 @@ gpu: $(GPU_STAMP)
 # the pipeline with .venv-gpu's python first on PATH (dvc's stage commands run `python -m ...`)
 run-gpu: $(GPU_STAMP)
 	PATH=$(CURDIR)/$(GPU_VENV)/bin:$$PATH $(GPU_VENV)/bin/dvc repro
+
+# the pretrained musicnn weights: the musicnn 0.1.0 wheel file (sha256-pinned), not installed;
+# a no-op offline once it is there (genre_ensemble/musicnn_weights.py holds the pins and folder)
+musicnn: $(STAMP)
+	$(BIN)/python -m genre_ensemble.musicnn_weights
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

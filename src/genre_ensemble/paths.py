@@ -15,6 +15,9 @@ LOCK_FILE = Path("dvc.lock")
 # Folders that hold every stage output (swept for interrupted writes when a stage starts).
 OUTPUT_ROOTS = (Path("data"), Path("models"), Path("metrics"), Path("plots"))
 
+# the pretrained musicnn checkpoints: the musicnn wheel file, fetched by `make musicnn`
+MUSICNN_WEIGHTS_DIR = Path(".cache/musicnn")
+
 # stage `validate`: constant bytes that every other stage depends on
 PARAMS_CHECKED = Path("data/params.checked")
 

@@ -1,0 +1,145 @@
+"""Where the pretrained musicnn checkpoints come from, and reading them.
+
+The weights are the MSD- and MTT-trained checkpoints that ship inside the ``musicnn`` 0.1.0
+wheel on PyPI (Jordi Pons, Music Technology Group, Universitat Pompeu Fabra; ISC license). The
+package itself is never installed: it pins ``numpy<1.17`` and ``tensorflow>=1.14``'s legacy
+layers, which would break ``pip check``. Instead the wheel *file* is downloaded once at setup
+(``make musicnn``, i.e. ``python -m genre_ensemble.musicnn_weights``: ``pip download`` with
+its sha256 checked) into a cache folder, and the checkpoint is read from the zip on demand.
+Nothing here touches the network except :func:`fetch`, which only setup calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from genre_ensemble.fileio import atomic_path
+from genre_ensemble.paths import MUSICNN_WEIGHTS_DIR
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = "musicnn"
+VERSION = "0.1.0"
+WHEEL_NAME = f"{PACKAGE}-{VERSION}-py3-none-any.whl"
+WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
+# Relative to the working directory (the repository root for make, dvc and pytest).
+DEFAULT_DIR = MUSICNN_WEIGHTS_DIR
+FETCH_COMMAND = "make musicnn"
+# Checkpoints in the wheel that have the musicnn architecture (the vgg ones do not).
+MODELS: tuple[str, ...] = ("MSD_musicnn", "MTT_musicnn")
+# The checkpoints' files are named by an empty prefix: "<model>/.index", "<model>/.data-...".
+_CHECKPOINT_SUFFIXES = (".index", ".data-00000-of-00001")
+
+
+class MissingWeightsError(FileNotFoundError):
+    """The musicnn wheel is not in the cache folder; the message says how to get it."""
+
+
+def wheel_path(folder: str | Path = DEFAULT_DIR) -> Path:
+    """The cached wheel's path, or a one-line :class:`MissingWeightsError` with the fix.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The cache folder that :func:`fetch` fills.
+    """
+    path = Path(folder) / WHEEL_NAME
+    if not path.is_file():
+        command = FETCH_COMMAND if Path(folder).resolve() == DEFAULT_DIR.resolve() else (
+            f"python -m genre_ensemble.musicnn_weights --dir {folder}")
+        raise MissingWeightsError(
+            f"musicnn weights not found ({path}): run `{command}` to download the "
+            f"{PACKAGE}=={VERSION} wheel from PyPI (29 MB, ISC license)")
+    return path
+
+
+def read_checkpoint(model: str = "MSD_musicnn", *, folder: str | Path = DEFAULT_DIR
+                    ) -> dict[str, np.ndarray]:
+    """The trained variables of one musicnn checkpoint, read from the cached wheel.
+
+    Parameters
+    ----------
+    model : {"MSD_musicnn", "MTT_musicnn"}
+    folder : str or Path
+        The cache folder holding the wheel.
+
+    Returns
+    -------
+    dict
+        Variable name (e.g. ``"conv2d/kernel"``, ``"batch_normalization_3/moving_mean"``) to a
+        float32 array; the optimiser's slots (Adam moments, beta powers) are left out.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown musicnn model {model!r}; choose one of {', '.join(MODELS)}")
+    wheel = wheel_path(folder)
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory(prefix="musicnn-") as temp, zipfile.ZipFile(wheel) as zf:
+        # tf.train.load_checkpoint needs files on disk behind a non-empty prefix
+        prefix = Path(temp) / "model"
+        for suffix in _CHECKPOINT_SUFFIXES:
+            Path(f"{prefix}{suffix}").write_bytes(zf.read(f"{PACKAGE}/{model}/{suffix}"))
+        reader = tf.train.load_checkpoint(str(prefix))
+        names = reader.get_variable_to_shape_map()
+        return {name: reader.get_tensor(name) for name in sorted(names)
+                if "Adam" not in name and not name.startswith("beta")}
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(folder: str | Path = DEFAULT_DIR) -> Path:
+    """Download the pinned wheel into ``folder`` unless it is there already (setup only).
+
+    ``pip download --no-deps --require-hashes`` checks the sha256; the package is not
+    installed. Idempotent and offline when the wheel is present with the right hash.
+
+    Returns
+    -------
+    Path
+        The wheel.
+    """
+    target = Path(folder) / WHEEL_NAME
+    if target.is_file() and sha256(target) == WHEEL_SHA256:
+        logger.info("musicnn weights present: %s", target)
+        return target
+    with tempfile.TemporaryDirectory(prefix="musicnn-fetch-") as temp:
+        requirements = Path(temp) / "requirements.txt"
+        requirements.write_text(f"{PACKAGE}=={VERSION} --hash=sha256:{WHEEL_SHA256}\n")
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                        "--only-binary=:all:", "--require-hashes", "-r", str(requirements),
+                        "-d", temp], check=True)
+        downloaded = Path(temp) / WHEEL_NAME
+        if sha256(downloaded) != WHEEL_SHA256:  # pip checked; this guards a changed pip
+            raise RuntimeError(f"{WHEEL_NAME}: sha256 mismatch")
+        with atomic_path(target) as partial:
+            partial.write_bytes(downloaded.read_bytes())
+    logger.info("musicnn weights downloaded: %s", target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=f"Download the {WHEEL_NAME} weights (setup).")
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="cache folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    fetch(args.dir)
+
+
+if __name__ == "__main__":
+    main()
