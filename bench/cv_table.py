@@ -12,7 +12,6 @@ library (:mod:`genre_ensemble.compare`). Writes ``bench/results/cv.json`` and ``
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -83,7 +82,6 @@ def main() -> None:
     (RESULTS / "cv.md").write_text(markdown)
     write_results("cv", {"ensemble": ensemble, "members": members, "seed_spread": spread})
     sys.stdout.write(markdown)
-    json.dumps(ensemble)  # fail here rather than later if something is not serialisable
 
 
 if __name__ == "__main__":
