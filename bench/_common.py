@@ -88,8 +88,12 @@ def write_results(name: str, results: dict) -> Path:
 
 
 def _relative(argument: str) -> str:
+    """A path argument relative to the repository (options and other words as they are)."""
+    path = Path(argument)
+    if argument.startswith("-") or not path.exists():
+        return argument
     try:
-        return str(Path(argument).resolve().relative_to(REPO))
+        return str(path.resolve().relative_to(REPO))
     except ValueError:
         return argument
 
