@@ -137,11 +137,12 @@ def _load_features_model(path: Path) -> Any:
 def _load_musicnn_model(path: Path, musicnn_dir: Path) -> Any:
     from genre_ensemble.musicnn_weights import MissingWeightsError, check_wheel
 
+    model = _load_features_model(path)
     try:
-        check_wheel(musicnn_dir)
+        check_wheel(musicnn_dir)  # its embeddings need the network
     except MissingWeightsError as error:
         raise ModelsUnavailableError(str(error)) from error
-    return _load_features_model(path)
+    return model
 
 
 def load_members(

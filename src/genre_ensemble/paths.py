@@ -41,6 +41,9 @@ PREDICTIONS_DIR = Path("data/predictions")
 FEATURES_TABLE = Path("data/features/features.csv")
 TRAINING_LOGS = Path("plots/train")  # dvclive's folder per CNN member
 
+# stages `musicnn_embeddings`, `fit_musicnn`: one pooled embedding per usable clip
+MUSICNN_EMBEDDINGS = Path("data/musicnn/embeddings.npz")
+
 # stages `ensemble` / `evaluate`
 ENSEMBLE_PREDICTIONS = Path("data/ensemble/predictions.csv")
 ENSEMBLE_METRICS = Path("metrics/ensemble.json")
