@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import joblib
 
-from genre_ensemble.features import fit_predict
 from genre_ensemble.fileio import write_with
 from genre_ensemble.members import MUSICNN_MEMBER
 from genre_ensemble.musicnn_member import classifier_table, placeholder_predictions, read_embeddings
@@ -26,6 +25,8 @@ def fit_musicnn(params: Params) -> None:
         write_predictions(predictions_path(MUSICNN_MEMBER), placeholder_predictions())
         logger.info("musicnn is not in ensemble.members: placeholder model and predictions")
         return
+    from genre_ensemble.features import fit_predict  # librosa, scikit-learn: not for a no-op
+
     embeddings = read_embeddings(MUSICNN_EMBEDDINGS)
     if not len(embeddings):
         raise StageError(f"{MUSICNN_EMBEDDINGS} holds no clips: run `dvc repro` to embed them")
