@@ -18,7 +18,7 @@ import numpy as np
 from genre_ensemble.genres import GENRES, N_CLASSES
 from genre_ensemble.inputs import MemberInputs, file_inputs, signal_inputs
 from genre_ensemble.loading import LoadedMembers, ModelsUnavailableError
-from genre_ensemble.members import FEATURE_MEMBER
+from genre_ensemble.members import FEATURE_MEMBER, MUSICNN_MEMBER
 from genre_ensemble.params import Params
 
 # What a file that no installed decoder reads is called, instead of both decoders' messages.
@@ -80,11 +80,12 @@ BATCH_FILES = 16
 SMALLEST_BATCH = 16
 
 
-def _features_probabilities(model: Any, features: np.ndarray) -> np.ndarray:
+def _features_probabilities(model: Any, features: np.ndarray, *, member: str = FEATURE_MEMBER
+                            ) -> np.ndarray:
     expected = getattr(model, "n_features_in_", features.shape[1])
     if features.shape[1] != expected:
         raise ModelsUnavailableError(
-            f"the features model takes {expected} descriptors but this code computes "
+            f"the {member} model takes {expected} values but this code computes "
             f"{features.shape[1]}: run `dvc repro` to refit it"
         )
     probabilities = np.zeros((len(features), N_CLASSES))
@@ -123,7 +124,16 @@ def _network_probabilities(model: Any, images: np.ndarray) -> np.ndarray:
 
 def _member_windows(name: str, batch: Sequence[MemberInputs], members: LoadedMembers
                     ) -> np.ndarray:
-    """One member's window probabilities for every window of every file of ``batch``."""
+    """One member's window probabilities for every window of every file of ``batch`` (the
+    musicnn member: one per chunk)."""
+    if name == MUSICNN_MEMBER:
+        from genre_ensemble.musicnn_member import embedding_matrix
+
+        return _features_probabilities(
+            members.musicnn,
+            embedding_matrix(np.concatenate([inputs.musicnn for inputs in batch])),
+            member=MUSICNN_MEMBER,
+        )
     if name == FEATURE_MEMBER:
         return _features_probabilities(
             members.features, np.concatenate([inputs.features for inputs in batch])
@@ -153,9 +163,9 @@ def predict_batch(batch: Sequence[MemberInputs], members: LoadedMembers) -> list
 
     if not batch:
         return []
-    ends = np.cumsum([inputs.windows for inputs in batch])[:-1]
     per_file: list[dict[str, np.ndarray]] = [{} for _ in batch]
     for name in members.names:
+        ends = np.cumsum([inputs.rows(name) for inputs in batch])[:-1]
         windows = np.asarray(_member_windows(name, batch, members), dtype=np.float64)
         for vectors, part in zip(per_file, np.split(windows, ends), strict=True):
             vectors[name] = part.mean(axis=0)
@@ -198,16 +208,20 @@ def classify_signal(
     Prediction
         Probability vectors of shape (10,), GENRES order.
     """
-    return predict_inputs(signal_inputs(signal, sr, params, members.names), members)
+    return predict_inputs(
+        signal_inputs(signal, sr, params, members.names, musicnn_dir=members.musicnn_dir), members
+    )
 
 
 def classify_file(path: str | Path, members: LoadedMembers, params: Params) -> Prediction:
     """Classify one audio file (any format :func:`genre_ensemble.audio.decode` reads)."""
-    return predict_inputs(file_inputs(path, params, members.names), members)
+    return predict_inputs(
+        file_inputs(path, params, members.names, musicnn_dir=members.musicnn_dir), members
+    )
 
 
 def _prepare(
-    path: str, params: Params, members: tuple[str, ...]
+    path: str, params: Params, members: tuple[str, ...], musicnn_dir: Path
 ) -> MemberInputs | FileNotClassifiedError:
     """Worker: the inputs of one file, or the error saying why it cannot be classified
     (returned, not raised, so that the worker goes on with the next file)."""
@@ -216,7 +230,7 @@ def _prepare(
     if not Path(path).is_file():
         return FileNotClassifiedError("no such file")
     try:
-        return file_inputs(path, params, members)
+        return file_inputs(path, params, members, musicnn_dir=musicnn_dir)
     except UndecodableError:  # both decoders refused it: say so plainly
         return FileNotClassifiedError(NOT_AUDIO)
     except AudioError as error:
@@ -254,7 +268,8 @@ def classify_files(
 
     names = [str(path) for path in paths]
     n_jobs = 1 if len(names) < 2 else n_jobs
-    tasks = (delayed(_prepare)(name, params, members.names) for name in names)
+    tasks = (delayed(_prepare)(name, params, members.names, members.musicnn_dir)
+             for name in names)
     results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)  # keeps the order
     group: list[tuple[str, MemberInputs | FileNotClassifiedError]] = []
     for item in zip(names, results, strict=True):

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
+from genre_ensemble.members import FEATURE_MEMBER, MUSICNN_MEMBER, REPRESENTATIONS
 from genre_ensemble.params import Params
+from genre_ensemble.paths import MUSICNN_WEIGHTS_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ CLIP_TOLERANCE = 0.05
 
 @dataclass(frozen=True)
 class MemberInputs:
-    """What the members need for one file: window images and window features.
+    """What the members need for one file: window images, window features and one musicnn
+    embedding per chunk.
 
     Small and picklable, so worker processes can prepare it while the models predict.
     """
@@ -50,6 +52,13 @@ class MemberInputs:
     seconds: float  # length of the decoded audio
     chunks: int  # clips of data.clip_seconds the audio was cut into
     windows: int  # windows per member (images per representation)
+    # (n_chunks, embedding_size) float32, or None without a musicnn member: the musicnn member
+    # classifies whole clips, as its stage does, not windows
+    musicnn: np.ndarray | None = None
+
+    def rows(self, member: str) -> int:
+        """How many probability vectors ``member`` gives for this file (averaged to one)."""
+        return self.chunks if member == MUSICNN_MEMBER else self.windows
 
 
 def split_chunks(signal: np.ndarray, sr: int, clip_seconds: float) -> list[np.ndarray]:
@@ -87,11 +96,18 @@ def split_chunks(signal: np.ndarray, sr: int, clip_seconds: float) -> list[np.nd
 
 
 def chunk_inputs(
-    chunks: Sequence[np.ndarray], params: Params, members: Sequence[str], *, seconds: float
+    chunks: Sequence[np.ndarray],
+    params: Params,
+    members: Sequence[str],
+    *,
+    seconds: float,
+    musicnn_dir: str | Path = MUSICNN_WEIGHTS_DIR,
 ) -> MemberInputs:
-    """Window images and features of pipeline-length chunks at ``data.sample_rate``.
+    """Window images and features, and musicnn embeddings, of pipeline-length chunks at
+    ``data.sample_rate``.
 
-    ``seconds`` is the length of the audio the chunks were cut from (reported only).
+    ``seconds`` is the length of the audio the chunks were cut from (reported only);
+    ``musicnn_dir`` the folder of the musicnn wheel (used only with a musicnn member).
     """
     from genre_ensemble.features import window_features
     from genre_ensemble.images import ImageJob, signal_images
@@ -114,14 +130,41 @@ def chunk_inputs(
             rows.extend(list(row.values()) for row in descriptors)
     stacked = {name: np.stack(windows) for name, windows in images.items()}
     features = np.asarray(rows, dtype=np.float64) if FEATURE_MEMBER in members else None
-    windows = len(features) if features is not None else len(next(iter(stacked.values())))
+    if features is not None:
+        windows = len(features)
+    else:
+        windows = len(next(iter(stacked.values()))) if stacked else len(chunks)
     return MemberInputs(
-        images=stacked, features=features, seconds=seconds, chunks=len(chunks), windows=windows
+        images=stacked,
+        features=features,
+        seconds=seconds,
+        chunks=len(chunks),
+        windows=windows,
+        musicnn=_musicnn_embeddings(chunks, params, musicnn_dir)
+        if MUSICNN_MEMBER in members else None,
     )
 
 
+def _musicnn_embeddings(chunks: Sequence[np.ndarray], params: Params,
+                        musicnn_dir: str | Path) -> np.ndarray:
+    """``(n_chunks, embedding_size)``: each chunk embedded as the ``musicnn_embeddings`` stage
+    embeds a clip."""
+    from genre_ensemble.musicnn_member import embed_clip
+
+    return np.stack([
+        embed_clip(chunk, sample_rate=params.data.sample_rate, settings=params.musicnn,
+                   weights_dir=musicnn_dir)
+        for chunk in chunks
+    ])
+
+
 def signal_inputs(
-    signal: np.ndarray, sr: int, params: Params, members: Sequence[str]
+    signal: np.ndarray,
+    sr: int,
+    params: Params,
+    members: Sequence[str],
+    *,
+    musicnn_dir: str | Path = MUSICNN_WEIGHTS_DIR,
 ) -> MemberInputs:
     """Resample a mono signal to ``data.sample_rate``, cut it and prepare every member's input.
 
@@ -137,7 +180,8 @@ def signal_inputs(
         raise ValueError(f"expected a mono signal, got shape {signal.shape}")
     signal = conform(signal, sr, sample_rate=params.data.sample_rate, seconds=None)
     chunks = split_chunks(signal, params.data.sample_rate, params.data.clip_seconds)
-    return chunk_inputs(chunks, params, members, seconds=signal.shape[0] / params.data.sample_rate)
+    return chunk_inputs(chunks, params, members, seconds=signal.shape[0] / params.data.sample_rate,
+                        musicnn_dir=musicnn_dir)
 
 
 def warn_if_short(path: str | Path, *, seconds: float, clip_seconds: float) -> bool:
@@ -165,7 +209,13 @@ def warn_if_short(path: str | Path, *, seconds: float, clip_seconds: float) -> b
     return True
 
 
-def file_inputs(path: str | Path, params: Params, members: Sequence[str]) -> MemberInputs:
+def file_inputs(
+    path: str | Path,
+    params: Params,
+    members: Sequence[str],
+    *,
+    musicnn_dir: str | Path = MUSICNN_WEIGHTS_DIR,
+) -> MemberInputs:
     """Decode a file like the pipeline does (mono, ``data.sample_rate``) and prepare inputs.
 
     Raises
@@ -181,4 +231,4 @@ def file_inputs(path: str | Path, params: Params, members: Sequence[str]) -> Mem
     seconds = signal.shape[0] / params.data.sample_rate
     warn_if_short(path, seconds=seconds, clip_seconds=params.data.clip_seconds)
     chunks = split_chunks(signal, params.data.sample_rate, params.data.clip_seconds)
-    return chunk_inputs(chunks, params, members, seconds=seconds)
+    return chunk_inputs(chunks, params, members, seconds=seconds, musicnn_dir=musicnn_dir)

@@ -2,8 +2,8 @@
 
 Nothing heavy is imported with this module: Keras and TensorFlow load only when a CNN member is
 loaded. Keras models load in safe mode (no code from a model file runs);
-``models/features.joblib`` is a pickle written by the pipeline's ``fit_features`` stage and
-must be trusted like any pipeline output.
+``models/features.joblib`` and ``models/musicnn.joblib`` are pickles written by the pipeline's
+``fit_features`` and ``fit_musicnn`` stages and must be trusted like any pipeline output.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
+from genre_ensemble.members import FEATURE_MEMBER, MUSICNN_MEMBER, REPRESENTATIONS
 from genre_ensemble.params import Params
-from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, model_path
+from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, MUSICNN_WEIGHTS_DIR, model_path
 from genre_ensemble.quiet import native_stderr_to_log
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,17 @@ class LoadedMembers:
         ``representation -> keras.Model`` for the CNN members.
     features : sklearn Pipeline or None
         The feature-based member, when it is in the ensemble.
+    musicnn : sklearn Pipeline or None
+        The musicnn member's classifier, when it is in the ensemble.
+    musicnn_dir : Path
+        The folder of the musicnn wheel its embeddings are computed with.
     """
 
     weights: dict[str, float]
     networks: dict[str, Any]
     features: Any | None = None
+    musicnn: Any | None = None
+    musicnn_dir: Path = MUSICNN_WEIGHTS_DIR
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -117,15 +123,34 @@ def _load_features_model(path: Path) -> Any:
     import joblib
 
     try:
-        return joblib.load(path)
+        model = joblib.load(path)
     except Exception as error:
         raise ModelsUnavailableError(f"cannot load {path}: {error}") from error
+    if model is None:  # an opt-in member's placeholder (see genre_ensemble.musicnn_member)
+        raise ModelsUnavailableError(
+            f"{path} is a placeholder (the member was not in ensemble.members when it was "
+            "trained): run `dvc repro`"
+        )
+    return model
+
+
+def _load_musicnn_model(path: Path, musicnn_dir: Path) -> Any:
+    from genre_ensemble.musicnn_weights import MissingWeightsError, check_wheel
+
+    model = _load_features_model(path)
+    try:
+        check_wheel(musicnn_dir)  # its embeddings need the network
+    except MissingWeightsError as error:
+        raise ModelsUnavailableError(str(error)) from error
+    return model
 
 
 def load_members(
     params: Params,
     models_dir: str | Path = MODELS_DIR,
     weights_path: str | Path = ENSEMBLE_METRICS,
+    *,
+    musicnn_dir: str | Path = MUSICNN_WEIGHTS_DIR,
 ) -> LoadedMembers:
     """Load every member of ``params.ensemble.members`` and the ensemble's weights.
 
@@ -140,6 +165,8 @@ def load_members(
         Folder of the trained members (the pipeline's ``models/``).
     weights_path : str or Path
         The ``ensemble`` stage's ``metrics/ensemble.json``.
+    musicnn_dir : str or Path
+        The folder of the musicnn wheel (checked only with a musicnn member).
 
     Raises
     ------
@@ -161,4 +188,7 @@ def load_members(
     weights = ensemble_weights(weights_path, members)
     networks = {m: _load_network(paths[m], params) for m in members if m in REPRESENTATIONS}
     features = _load_features_model(paths[FEATURE_MEMBER]) if FEATURE_MEMBER in paths else None
-    return LoadedMembers(weights=weights, networks=networks, features=features)
+    musicnn = (_load_musicnn_model(paths[MUSICNN_MEMBER], Path(musicnn_dir))
+               if MUSICNN_MEMBER in paths else None)
+    return LoadedMembers(weights=weights, networks=networks, features=features, musicnn=musicnn,
+                         musicnn_dir=Path(musicnn_dir))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genre_ensemble.members import MUSICNN_LAYERS
 from genre_ensemble.musicnn_weights import DEFAULT_DIR, read_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ N_FRAMES = 187
 RES_TYPE = "soxr_hq"
 
 # Outputs of the network per patch; the clip embedding concatenates CLIP_LAYERS.
-LAYERS: tuple[str, ...] = ("mean_pool", "max_pool", "penultimate", "taggram")
+LAYERS: tuple[str, ...] = MUSICNN_LAYERS
 CLIP_LAYERS: tuple[str, ...] = ("mean_pool", "max_pool", "penultimate")
 CLIP_EMBEDDING_SIZE = 1706  # 753 + 753 + 200 for MSD_musicnn and MTT_musicnn
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from genre_ensemble.fileio import atomic_path
+from genre_ensemble.members import MUSICNN_MODELS
 from genre_ensemble.paths import MUSICNN_WEIGHTS_DIR
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa
 DEFAULT_DIR = MUSICNN_WEIGHTS_DIR
 FETCH_COMMAND = "make musicnn"
 # Checkpoints in the wheel that have the musicnn architecture (the vgg ones do not).
-MODELS: tuple[str, ...] = ("MSD_musicnn", "MTT_musicnn")
+MODELS: tuple[str, ...] = MUSICNN_MODELS
 # The checkpoints' files are named by an empty prefix: "<model>/.index", "<model>/.data-...".
 _CHECKPOINT_SUFFIXES = (".index", ".data-00000-of-00001")
 
@@ -54,11 +55,40 @@ def wheel_path(folder: str | Path = DEFAULT_DIR) -> Path:
     """
     path = Path(folder) / WHEEL_NAME
     if not path.is_file():
-        command = FETCH_COMMAND if Path(folder).resolve() == DEFAULT_DIR.resolve() else (
-            f"python -m genre_ensemble.musicnn_weights --dir {folder}")
         raise MissingWeightsError(
-            f"musicnn weights not found ({path}): run `{command}` to download the "
+            f"musicnn weights not found ({path}): run `{_fetch_command(folder)}` to download the "
             f"{PACKAGE}=={VERSION} wheel from PyPI (29 MB, ISC license)")
+    return path
+
+
+def _fetch_command(folder: str | Path) -> str:
+    if Path(folder).resolve() == DEFAULT_DIR.resolve():
+        return FETCH_COMMAND
+    return f"python -m genre_ensemble.musicnn_weights --dir {folder}"
+
+
+def check_wheel(folder: str | Path = DEFAULT_DIR) -> Path:
+    """The cached wheel, present and with the pinned sha256 (reads 29 MB, about 0.1 s).
+
+    The pin in this module is what identifies the weights: a stage that uses them depends on
+    this file, so a different wheel can only come with a changed pin, which reruns it.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The cache folder that :func:`fetch` fills.
+
+    Raises
+    ------
+    MissingWeightsError
+        One line saying how to get the right wheel, when it is absent or differs.
+    """
+    path = wheel_path(folder)
+    digest = sha256(path)
+    if digest != WHEEL_SHA256:
+        raise MissingWeightsError(
+            f"musicnn weights {path} have sha256 {digest[:12]}..., not the pinned "
+            f"{WHEEL_SHA256[:12]}...: delete the file and run `{_fetch_command(folder)}`")
     return path
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from genre_ensemble.members import MEMBERS
+from genre_ensemble.members import MEMBERS, MUSICNN_LAYERS, MUSICNN_MODELS
 from genre_ensemble.paths import PARAMS_FILE
 
 ARCHITECTURES: tuple[str, ...] = ("paper", "deep")
@@ -151,6 +151,16 @@ class FeatureParams:
 
 
 @dataclass(frozen=True)
+class MusicnnParams:
+    """The pretrained-musicnn member (stages ``musicnn_embeddings`` and ``fit_musicnn``)."""
+
+    model: str  # checkpoint of the musicnn wheel
+    layers: tuple[str, ...]  # per-patch outputs averaged over a clip's patches, concatenated
+    classifier: str
+    seed: int
+
+
+@dataclass(frozen=True)
 class EnsembleParams:
     members: tuple[str, ...]
     method: str
@@ -172,6 +182,7 @@ class Params:
     images: ImageParams
     train: TrainParams
     features: FeatureParams
+    musicnn: MusicnnParams
     ensemble: EnsembleParams
     evaluate: EvaluateParams
 
@@ -377,6 +388,28 @@ def _features(section: _Section) -> FeatureParams:
     )
 
 
+def _musicnn(section: _Section) -> MusicnnParams:
+    layers = section.get("layers")
+    key = section.key("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ParamsError(
+            key, f"is {layers!r}", f"list one or more of: {', '.join(MUSICNN_LAYERS)}"
+        )
+    for layer in layers:
+        if layer not in MUSICNN_LAYERS:
+            raise ParamsError(
+                key, f"names unknown layer {layer!r}", f"use only: {', '.join(MUSICNN_LAYERS)}"
+            )
+    if len(set(layers)) != len(layers):
+        raise ParamsError(key, f"repeats a layer in {layers}", "list each layer once")
+    return MusicnnParams(
+        model=section.choice("model", MUSICNN_MODELS),
+        layers=tuple(layers),
+        classifier=section.choice("classifier", FEATURE_CLASSIFIERS),
+        seed=section.integer("seed", minimum=0),
+    )
+
+
 def _ensemble(section: _Section) -> EnsembleParams:
     members = section.get("members")
     key = section.key("members")
@@ -504,6 +537,7 @@ def parse_params(raw: Any) -> Params:
         images=_images(section("images")),
         train=_train(section("train")),
         features=_features(section("features")),
+        musicnn=_musicnn(section("musicnn")),
         ensemble=_ensemble(section("ensemble")),
         evaluate=_evaluate(section("evaluate")),
     )

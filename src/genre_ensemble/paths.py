@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genre_ensemble.members import FEATURE_MEMBER
+from genre_ensemble.members import CLASSIFIER_MEMBERS
 
 PARAMS_FILE = Path("params.yaml")
 LOCK_FILE = Path("dvc.lock")
@@ -41,6 +41,9 @@ PREDICTIONS_DIR = Path("data/predictions")
 FEATURES_TABLE = Path("data/features/features.csv")
 TRAINING_LOGS = Path("plots/train")  # dvclive's folder per CNN member
 
+# stages `musicnn_embeddings`, `fit_musicnn`: one pooled embedding per usable clip
+MUSICNN_EMBEDDINGS = Path("data/musicnn/embeddings.npz")
+
 # stages `ensemble` / `evaluate`
 ENSEMBLE_PREDICTIONS = Path("data/ensemble/predictions.csv")
 ENSEMBLE_METRICS = Path("metrics/ensemble.json")
@@ -52,8 +55,9 @@ TEST_CLIPS = Path("metrics/test_clips.csv")  # per-clip outcomes: `compare` pair
 
 
 def model_path(member: str, *, models_dir: str | Path = MODELS_DIR) -> Path:
-    """The trained ``member``: ``<models_dir>/<rep>.keras`` or ``<models_dir>/features.joblib``."""
-    suffix = FEATURES_MODEL_SUFFIX if member == FEATURE_MEMBER else NETWORK_SUFFIX
+    """The trained ``member``: ``<models_dir>/<rep>.keras`` or ``<models_dir>/<member>.joblib``
+    (features, musicnn)."""
+    suffix = FEATURES_MODEL_SUFFIX if member in CLASSIFIER_MEMBERS else NETWORK_SUFFIX
     return Path(models_dir) / f"{member}{suffix}"
 
 

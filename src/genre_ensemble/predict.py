@@ -27,7 +27,7 @@ from genre_ensemble.filelist import expand_inputs
 from genre_ensemble.genres import GENRES
 from genre_ensemble.loading import LoadedMembers, ModelsUnavailableError, load_members
 from genre_ensemble.params import Params, ParamsError, load_params
-from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, PARAMS_FILE
+from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, MUSICNN_WEIGHTS_DIR, PARAMS_FILE
 
 EXIT_OK, EXIT_FILE_FAILED, EXIT_NO_MODELS = 0, 1, 2
 # From this many files on, a progress bar runs on stderr (when stderr is a terminal).
@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         params = load_params(args.params)
-        members = load_members(params, args.models or root / MODELS_DIR, root / ENSEMBLE_METRICS)
+        members = load_members(params, args.models or root / MODELS_DIR, root / ENSEMBLE_METRICS,
+                               musicnn_dir=root / MUSICNN_WEIGHTS_DIR)
         n_jobs = params.images.n_jobs if args.jobs is None else args.jobs
         documents, failed = _classify_and_print(args, members, params, n_jobs)
     except (ParamsError, ModelsUnavailableError) as error:

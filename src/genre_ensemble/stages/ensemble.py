@@ -20,7 +20,13 @@ def read_member_tables(members: tuple[str, ...]) -> dict:
                 f"ensemble.members names {member!r} but {path} does not exist; run its stage "
                 f"(dvc repro) or remove it from ensemble.members"
             )
-        tables[member] = read_predictions(path)
+        table = read_predictions(path)
+        if table.empty:  # a member's opt-in stage wrote its placeholder (see musicnn_member)
+            raise StageError(
+                f"ensemble.members names {member!r} but {path} holds no predictions; run its "
+                "stage (dvc repro) or remove it from ensemble.members"
+            )
+        tables[member] = table
     return tables
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+
 from genre_ensemble.crossval import clip_outcomes
 from genre_ensemble.figures import confusion_png
 from genre_ensemble.fileio import write_bytes, write_csv, write_json
@@ -30,13 +32,20 @@ from genre_ensemble.predictions import read_predictions
 from genre_ensemble.stages._common import logger, run_stage
 
 
+def member_tables() -> dict[str, pd.DataFrame]:
+    """The predictions of every member that ran: a missing file or a table without rows (the
+    placeholder of an opt-in member left out of ensemble.members) is not a member's."""
+    tables = {}
+    for member in MEMBERS:
+        path = predictions_path(member)
+        if path.is_file() and not (table := read_predictions(path)).empty:
+            tables[member] = table
+    return tables
+
+
 def evaluate(params: Params) -> None:
     settings = params.evaluate
-    tables = {
-        member: read_predictions(predictions_path(member))
-        for member in MEMBERS
-        if predictions_path(member).is_file()
-    }
+    tables = member_tables()
     ensemble_table = read_predictions(ENSEMBLE_PREDICTIONS)
     members = score_models(tables, bootstrap=settings.bootstrap, seed=settings.seed)
     ensemble = score_test_clips(ensemble_table, bootstrap=settings.bootstrap, seed=settings.seed)

@@ -15,8 +15,10 @@ from genre_ensemble.dataset import (
     find_genre_root,
 )
 from genre_ensemble.fileio import write_text
+from genre_ensemble.members import MUSICNN_MEMBER
+from genre_ensemble.musicnn_weights import MissingWeightsError, check_wheel
 from genre_ensemble.params import Params
-from genre_ensemble.paths import PARAMS_CHECKED, SPLIT_LISTS, SYNTHETIC_DIR
+from genre_ensemble.paths import MUSICNN_WEIGHTS_DIR, PARAMS_CHECKED, SPLIT_LISTS, SYNTHETIC_DIR
 from genre_ensemble.stages._common import StageError, logger, run_stage
 
 # Constant on purpose: a different text after every change would rerun every stage.
@@ -27,10 +29,16 @@ CHECKED_TEXT = (
 
 
 def check_inputs(params: Params) -> None:
-    """What params.yaml points at exists: the GTZAN copy and the split lists it selects.
+    """What params.yaml points at exists: the GTZAN copy and the split lists it selects, and
+    the musicnn weights (present, pinned sha256) when musicnn is in ensemble.members.
 
-    Only folder listings: the clips themselves are checked by `prepare`.
+    Only folder listings and one checksum: the clips themselves are checked by `prepare`.
     """
+    if MUSICNN_MEMBER in params.ensemble.members:
+        try:
+            check_wheel(MUSICNN_WEIGHTS_DIR)
+        except MissingWeightsError as error:
+            raise StageError(str(error)) from error
     if params.data.source == "gtzan":
         root = corpus_root(params.data, synthetic_dir=SYNTHETIC_DIR)
         try:
