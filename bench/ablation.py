@@ -132,13 +132,17 @@ UNFINISHED_STATES: frozenset[str] = frozenset({"queued", "running"})
 POLL_SECONDS = 30
 
 
+def exp_show() -> list[dict]:
+    """``dvc exp show --json``: the baselines and their experiments, params and metrics."""
+    result = subprocess.run(
+        ["dvc", "exp", "show", "--json"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return json.loads(result.stdout)
+
+
 def experiment_states(names: set[str]) -> dict[str, str]:
     """Queue state (queued, running, success, failed) of the named experiments."""
-    shown = json.loads(
-        subprocess.run(
-            ["dvc", "exp", "show", "--json"], cwd=ROOT, check=True, capture_output=True, text=True
-        ).stdout
-    )
+    shown = exp_show()
     states = {}
     for baseline in shown:
         for experiment in baseline.get("experiments") or []:
@@ -182,11 +186,7 @@ def run_queue(queued: set[str]) -> int:
 
 def collect() -> dict[str, dict]:
     """Metrics of the named experiments from ``dvc exp show --json``."""
-    shown = json.loads(
-        subprocess.run(
-            ["dvc", "exp", "show", "--json"], cwd=ROOT, check=True, capture_output=True, text=True
-        ).stdout
-    )
+    shown = exp_show()
     found = {}
     for baseline in shown:
         for experiment in baseline.get("experiments") or []:
