@@ -35,7 +35,7 @@ from PIL import Image
 
 from genre_ensemble.fileio import write_bytes, write_csv, write_json, write_text
 from genre_ensemble.genres import GENRES
-from genre_ensemble.members import MEMBERS, REPRESENTATIONS
+from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
 from genre_ensemble.params import load_params
 from genre_ensemble.paths import (
     DATA_METRICS,
@@ -68,6 +68,9 @@ GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBr
 # ---------------------------------------------------------------------------------------------
 # A fake repository with three runs
 
+# the members each fake run predicts (the opt-in musicnn member is left out, as by default)
+RUN_MEMBERS = (*REPRESENTATIONS, FEATURE_MEMBER)
+
 
 def git(root: Path, *args: str) -> str:
     return subprocess.run([*GIT, "-C", str(root), *args], check=True, capture_output=True,
@@ -77,10 +80,11 @@ def git(root: Path, *args: str) -> str:
 def member_table(rng: np.random.Generator, skill: float) -> pd.DataFrame:
     """Predictions of one member: the true genre wins with probability about ``skill``."""
     rows = []
-    for split, count in (("val", VAL_PER_GENRE), ("test", TEST_PER_GENRE)):
+    for split, count, first in (("val", VAL_PER_GENRE, 50), ("calib", VAL_PER_GENRE, 80),
+                                ("test", TEST_PER_GENRE, 0)):
         for g, genre in enumerate(GENRES):
             for k in range(count):
-                number = k if split == "test" else 50 + k
+                number = first + k
                 raw = rng.dirichlet(np.ones(len(GENRES)))
                 if rng.random() < skill:
                     raw[g] += 1.0
@@ -127,7 +131,7 @@ def make_run(root: Path, *, seed: int, epochs: int, changes: dict[str, dict[str,
     with contextlib.chdir(root):
         write_text("params.yaml", yaml.safe_dump(raw, sort_keys=False))
         tables = {}
-        for member, skill in zip(MEMBERS, (0.6, 0.5, 0.3, 0.7), strict=True):
+        for member, skill in zip(RUN_MEMBERS, (0.6, 0.5, 0.3, 0.7), strict=True):
             tables[member] = member_table(rng, skill)
             write_predictions(predictions_path(member), tables[member])
         for member in REPRESENTATIONS:
@@ -148,7 +152,7 @@ def make_run(root: Path, *, seed: int, epochs: int, changes: dict[str, dict[str,
 def cache_predictions(root: Path) -> None:
     """Put the run's predictions into the DVC cache and list them in dvc.lock, like dvc repro."""
     outs = []
-    for path in [*(predictions_path(m) for m in MEMBERS), ENSEMBLE_PREDICTIONS]:
+    for path in [*(predictions_path(m) for m in RUN_MEMBERS), ENSEMBLE_PREDICTIONS]:
         data = (root / path).read_bytes()
         md5 = hashlib.md5(data).hexdigest()
         cached = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
@@ -175,8 +179,8 @@ def fake_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     git(root, "checkout", "-q", "-b", "scratch")
     make_run(root, seed=2, epochs=6,
-             changes={"train": {"filters": 64}, "ensemble": {"method": "learned",
-                                                             "weights": None}})
+             changes={"train": {"filters": 64}, "split": {"calibration": 0.5},
+                      "ensemble": {"method": "learned", "weights": None}})
     cache_predictions(root)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "experiment")
@@ -332,7 +336,7 @@ def test_params_that_differ_are_listed(interactive_page: str) -> None:
 def test_examples_show_images_and_every_models_call(interactive_page: str) -> None:
     parsed = outline(interactive_page)
     rows = table_with(parsed, "clip")
-    assert rows[0] == ["clip", *REPRESENTATIONS, "true genre", "ensemble", *MEMBERS]
+    assert rows[0] == ["clip", *REPRESENTATIONS, "true genre", "ensemble", *RUN_MEMBERS]
     assert len(rows) == 1 + 4
     assert len(parsed.images) == 4 * len(REPRESENTATIONS)
     for row in rows[1:]:

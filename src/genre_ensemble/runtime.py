@@ -12,11 +12,14 @@ repository cannot test from one machine: README says what reproduces where.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import sys
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 CPUINFO = Path("/proc/cpuinfo")
 # Set before TensorFlow is imported; AVX2 is the newest instruction set every x86-64 CPU of
@@ -55,12 +58,20 @@ def pin_cpu_kernels() -> None:
 def set_threads(threads: int) -> None:
     """Run every TensorFlow op on ``threads`` threads, one op at a time (params ``train.threads``).
 
-    Must run before TensorFlow executes its first op.
+    Takes effect only before TensorFlow executes its first op, as in a stage's fresh process;
+    later (e.g. tests calling stage functions in one process) a different count already in
+    force is kept, with a warning.
     """
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # the runtime is initialised: its thread pools are fixed
+        running = tf.config.threading.get_intra_op_parallelism_threads()
+        if running != threads:
+            logger.warning("TensorFlow already runs ops on %s threads; train.threads (%d) "
+                           "applies in a fresh process", running or "all", threads)
 
 
 def cpu_name(*, cpuinfo: Path = CPUINFO) -> str:

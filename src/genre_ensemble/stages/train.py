@@ -17,6 +17,12 @@ from genre_ensemble.paths import (
     predictions_path,
     training_log_dir,
 )
+from genre_ensemble.runtime import (
+    machine_record,
+    pin_cpu_kernels,
+    set_threads,
+    training_device,
+)
 from genre_ensemble.stages._common import StageError, logger, run_stage
 
 
@@ -26,14 +32,6 @@ def train(params: Params, representation: str) -> None:
             f"unknown representation {representation!r}; use one of {', '.join(REPRESENTATIONS)}"
         )
     # Heavy imports only after params passed validation, and after the kernels are pinned.
-    from genre_ensemble.runtime import (
-        machine_record,
-        pin_cpu_kernels,
-        set_threads,
-        training_device,
-    )
-
-    pin_cpu_kernels()
     set_threads(params.train.threads)
     logger.info("training on %s", training_device())
     from dvclive import Live
@@ -65,6 +63,7 @@ def main() -> None:
             f"usage: python -m genre_ensemble.stages.train {{{','.join(REPRESENTATIONS)}}}\n"
         )
         sys.exit(2)
+    pin_cpu_kernels()  # before anything imports TensorFlow in this process
     run_stage(lambda params: train(params, sys.argv[1]))
 
 
