@@ -1,4 +1,4 @@
-"""Image-stage cost per clip for each representation alone (transform + render + PNG).
+"""Image-stage cost per clip for each representation alone (transform + render + store).
 
     python bench/image_per_representation.py [--seconds 10] [--clips 8] [--repeats 5]
 
@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from _common import REPO, median, single_thread, table, write_results
 
 
@@ -25,7 +26,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     single_thread()
-    from genre_ensemble.images import ImageJob, signal_images, write_png
+    from genre_ensemble.images import ImageJob, signal_images
+    from genre_ensemble.imagestore import write_windows
     from genre_ensemble.members import REPRESENTATIONS
     from genre_ensemble.params import load_params
     from genre_ensemble.paths import PARAMS_FILE
@@ -46,8 +48,7 @@ def main() -> None:
                 start = time.perf_counter()
                 for number, signal in enumerate(signals):
                     for name, images in signal_images(signal, job).items():
-                        for window, pixels in enumerate(images):
-                            write_png(Path(folder) / f"{name}.{number}.{window}.png", pixels)
+                        write_windows(Path(folder) / f"{name}.{number}.npy", np.stack(images))
                 runs.append((time.perf_counter() - start) / len(signals) * 1000)
             label = " + ".join(names)
             results[label] = {"ms_per_clip": median(runs), "runs_ms": runs}

@@ -87,8 +87,8 @@ def test_dask_cluster_gives_the_bytes_loky_gives(tmp_path, audio, cluster, monke
 
     # work reached the cluster's workers (each stage runs its first clip in this process)
     assert cluster.scheduler.transition_counter > tasks_before
-    # 5 clips x 3 windows x 3 representations, 3 indexes, 1 features table
-    assert len(loky) == 5 * 3 * 3 + 3 + 1
+    # 5 clips x 3 representations (one array file of windows each), 3 indexes, 1 features table
+    assert len(loky) == 5 * 3 + 3 + 1
     assert dask.keys() == loky.keys()
     assert [name for name in loky if dask[name] != loky[name]] == []
 

@@ -22,6 +22,7 @@ import yaml
 
 from genre_ensemble.fileio import PARTIAL_PREFIX, atomic_path, remove_partials, write_text
 from genre_ensemble.genres import GENRES
+from genre_ensemble.imagestore import ARRAY_SUFFIX
 
 from .conftest import merge_params, run_checked, tone, write_wav
 
@@ -126,7 +127,7 @@ def test_sigkill_during_images_then_repro_ends_clean(clean_workspace, tmp_path):
     root, env = clean_workspace
     images = root / "data" / "images"
     process = _start_repro(root, env, "images", tmp_path / "log")
-    _kill_when(process, lambda: any(images.glob(f"{PARTIAL_PREFIX}*/*.png")))
+    _kill_when(process, lambda: any(images.glob(f"{PARTIAL_PREFIX}*/*{ARRAY_SUFFIX}")))
     assert any(images.glob(f"{PARTIAL_PREFIX}*"))  # killed mid-write: debris is there...
     assert run_checked(["git", "status", "--porcelain"], root, env).stdout == ""  # ...ignored
     run_checked(["dvc", "repro"], root, env)

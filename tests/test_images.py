@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from genre_ensemble.audio import load_clip
-from genre_ensemble.images import ImageJob, build_image_sets, load_image_set, signal_images
+from genre_ensemble.images import ImageJob, build_image_sets, signal_images
+from genre_ensemble.imagestore import load_image_set
 from genre_ensemble.params import load_params
 
 from .conftest import REPO, SR, tone, write_wav
@@ -38,13 +39,15 @@ def manifest(tmp_path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_every_window_of_every_usable_clip_becomes_one_png(tmp_path, manifest, job):
+def test_every_usable_clip_becomes_one_array_file_per_representation(tmp_path, manifest, job):
     indexes = build_image_sets(manifest, tmp_path / "images", job, progress=False)
     assert set(indexes) == {"stft", "cqt", "chroma"}
     for name, index in indexes.items():
         # 2 s clips, 1 s windows, 50 % overlap: 3 windows; the broken and unsplit clips: none
         assert sorted(index["track"].unique()) == ["blues.00000", "jazz.00001", "rock.00002"]
         assert index.groupby("track").size().tolist() == [3, 3, 3]
+        files = sorted(path.name for path in (tmp_path / "images" / name).iterdir())
+        assert files == ["blues.00000.npy", "index.csv", "jazz.00001.npy", "rock.00002.npy"]
         images, loaded = load_image_set(tmp_path / "images" / name)
         assert images.shape == (9, 24, 24, 1) and images.dtype == np.uint8
         pd.testing.assert_frame_equal(loaded, index, check_dtype=False)

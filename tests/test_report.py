@@ -33,8 +33,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from genre_ensemble.fileio import write_bytes, write_csv, write_json, write_text
+from genre_ensemble.fileio import write_csv, write_json, write_text
 from genre_ensemble.genres import GENRES
+from genre_ensemble.imagestore import array_file, write_windows
 from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
 from genre_ensemble.params import load_params
 from genre_ensemble.paths import (
@@ -102,18 +103,20 @@ def write_curves(rng: np.random.Generator, member: str, epochs: int) -> None:
             write_text(curve_path(member, split, metric), text)
 
 
+def example_windows(number: int) -> np.ndarray:
+    """Two distinct 24 x 24 grey gradients, shape (2, 24, 24, 1)."""
+    gradient = np.add.outer(np.arange(24), np.arange(24) * (number + 1)) * 4 % 256
+    return np.stack([gradient, 255 - gradient]).astype(np.uint8)[..., np.newaxis]
+
+
 def write_images(tracks: pd.DataFrame) -> None:
-    """Two windows per test clip and representation, as small grey PNGs, with their index."""
+    """Two grey windows per test clip and representation in the image store, with the index."""
     for r, rep in enumerate(REPRESENTATIONS):
         rows = []
+        image_folder(rep).mkdir(parents=True, exist_ok=True)
         for track, genre, split in tracks[list(KEY_COLUMNS)].itertuples(index=False):
-            for window in range(2):
-                name = f"{track}.w{window:02d}.png"
-                gradient = np.add.outer(np.arange(24), np.arange(24) * (r + 1)) * 4 % 256
-                buffer = io.BytesIO()
-                Image.fromarray(gradient.astype(np.uint8), mode="L").save(buffer, format="PNG")
-                write_bytes(image_folder(rep) / name, buffer.getvalue())
-                rows.append([name, track, genre, split, window])
+            write_windows(image_folder(rep) / array_file(track), example_windows(r))
+            rows += [[array_file(track), track, genre, split, window] for window in range(2)]
         write_csv(image_index(image_folder(rep)),
                   pd.DataFrame(rows, columns=["file", *KEY_COLUMNS, "window"]))
 
@@ -339,6 +342,11 @@ def test_examples_show_images_and_every_models_call(interactive_page: str) -> No
     assert rows[0] == ["clip", *REPRESENTATIONS, "true genre", "ensemble", *RUN_MEMBERS]
     assert len(rows) == 1 + 4
     assert len(parsed.images) == 4 * len(REPRESENTATIONS)
+    # each shows its clip's middle window (of two: window 1), drawn from the image store
+    for number, src in enumerate(parsed.images[: len(REPRESENTATIONS)]):
+        png = base64.b64decode(src.split(",", 1)[1])
+        with Image.open(io.BytesIO(png)) as image:
+            np.testing.assert_array_equal(np.asarray(image), example_windows(number)[1, ..., 0])
     for row in rows[1:]:
         assert row[0].split(".")[0] == row[4]  # the track name starts with its true genre
         assert all(cell[0] in "✓✗" for cell in row[5:])

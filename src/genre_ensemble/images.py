@@ -1,4 +1,5 @@
-"""Turn clips into PNG images, one per window per representation, in parallel."""
+"""Turn clips into window images of each representation, in parallel, into the image store
+(:mod:`genre_ensemble.imagestore`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from genre_ensemble.audio import AudioError, load_clip
 from genre_ensemble.fileio import atomic_path, write_csv
+from genre_ensemble.imagestore import array_file, write_windows
 from genre_ensemble.members import REPRESENTATIONS
 from genre_ensemble.parallel import parallel_map
 from genre_ensemble.params import ImageParams, Params, SegmentParams
@@ -82,40 +83,30 @@ def signal_images(signal: np.ndarray, job: ImageJob) -> dict[str, list[np.ndarra
     return images
 
 
-def write_png(path: Path, pixels: np.ndarray) -> None:
-    """Save a ``(height, width, 1 or 3)`` uint8 array as a grayscale or RGB PNG."""
-    array = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
-    Image.fromarray(array).save(path, format="PNG")
-
-
-def read_png(path: str | Path) -> np.ndarray:
-    """Load a PNG written by :func:`write_png` as ``(height, width, channels)`` uint8."""
-    with Image.open(path) as image:
-        array = np.asarray(image, dtype=np.uint8)
-    return array[..., np.newaxis] if array.ndim == 2 else array
-
-
-def _clip_to_pngs(row: dict, job: ImageJob, out_dirs: dict[str, Path]) -> list[dict]:
-    """Worker: decode one clip, write its PNGs, return one index row per image written."""
+def _clip_to_arrays(row: dict, job: ImageJob, out_dirs: dict[str, Path]) -> list[dict]:
+    """Worker: decode one clip, write one array file of its windows per representation, return
+    one index row per window."""
     try:
         signal = load_clip(row["path"], sample_rate=job.sample_rate, seconds=job.clip_seconds)
     except AudioError as error:
         return [{"track": row["track"], "error": str(error)}]
     rows = []
+    file_name = array_file(row["track"])
     for name, images in signal_images(signal, job).items():
-        for window, pixels in enumerate(images):
-            file_name = f"{row['track']}.w{window:02d}.png"
-            write_png(out_dirs[name] / file_name, pixels)
-            rows.append(
-                {
-                    "representation": name,
-                    "file": file_name,
-                    "track": row["track"],
-                    "genre": row["genre"],
-                    "split": row["split"],
-                    "window": window,
-                }
-            )
+        if not images:  # a clip shorter than one window has none; the index simply omits it
+            continue
+        write_windows(out_dirs[name] / file_name, np.stack(images))
+        rows.extend(
+            {
+                "representation": name,
+                "file": file_name,
+                "track": row["track"],
+                "genre": row["genre"],
+                "split": row["split"],
+                "window": window,
+            }
+            for window in range(len(images))
+        )
     return rows
 
 
@@ -128,7 +119,7 @@ def build_image_sets(
     backend: str = "loky",
     progress: bool = True,
 ) -> dict[str, pd.DataFrame]:
-    """Write ``<out_root>/<name>/<track>.wNN.png`` and each folder's index.
+    """Write ``<out_root>/<name>/<track>.npy`` (all windows of a clip) and each folder's index.
 
     Only clips with a split (usable clips) are rendered. Clips are processed in parallel by
     joblib workers that each decode one clip at a time and return only small index rows, so
@@ -154,7 +145,7 @@ def build_image_sets(
     clips = clips.assign(path=[str(Path(path).absolute()) for path in clips["path"]])
     rows: list[dict] = []
     with _temporary_folders(out_root, job.names) as temp_dirs:
-        worker = partial(_clip_to_pngs, job=job, out_dirs=temp_dirs)
+        worker = partial(_clip_to_arrays, job=job, out_dirs=temp_dirs)
         for clip_rows in parallel_map(
             worker, clips.to_dict("records"), n_jobs=n_jobs, backend=backend, desc="images",
             progress=progress,
@@ -185,17 +176,3 @@ def _temporary_folders(root: Path, names: Iterable[str]) -> Iterator[dict[str, P
         for path in temps.values():
             path.mkdir()
         yield temps
-
-
-def load_image_set(folder: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """Load every image listed in the folder's index (:func:`genre_ensemble.paths.image_index`).
-
-    Returns
-    -------
-    images : np.ndarray, shape (n_images, height, width, channels), uint8
-    index : pd.DataFrame, one row per image (file, track, genre, split, window)
-    """
-    folder = Path(folder)
-    index = pd.read_csv(image_index(folder), keep_default_na=False)
-    images = np.stack([read_png(folder / name) for name in index["file"]])
-    return images, index

@@ -29,7 +29,8 @@ DATA_METRICS = Path("metrics/data.json")
 SKIPPED_REPORT = Path("metrics/skipped_clips.csv")
 DUPLICATES_REPORT = Path("metrics/duplicates.csv")
 
-# stage `images`: <IMAGES_DIR>/<representation>/<track>.wNN.png and an index per folder
+# stage `images`: <IMAGES_DIR>/<representation>/<track>.npy (all windows of a clip, see
+# genre_ensemble.imagestore) and an index per folder
 IMAGES_DIR = Path("data/images")
 IMAGE_INDEX = "index.csv"
 
@@ -67,7 +68,7 @@ def predictions_path(member: str) -> Path:
 
 
 def image_folder(representation: str, *, images_dir: str | Path = IMAGES_DIR) -> Path:
-    """The folder of one representation's PNGs and their index."""
+    """The folder of one representation's window images and their index."""
     return Path(images_dir) / representation
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from genre_ensemble.genres import GENRES
+from genre_ensemble.imagestore import window_png
 from genre_ensemble.members import MEMBERS, REPRESENTATIONS
 from genre_ensemble.paths import image_folder
 from genre_ensemble.predictions import probability_matrix
@@ -368,16 +369,18 @@ def choose_examples(ensemble: pd.DataFrame, count: int) -> list[str]:
 
 
 def image_uri(root: Path, rep: str, index: pd.DataFrame, track: str) -> str | None:
-    """A ``data:`` URI of the track's middle window image, or ``None``."""
+    """A ``data:`` URI of the track's middle window image (a PNG drawn from the image store),
+    or ``None``."""
     rows = index[index["track"] == track]
-    if rows.empty:
+    if rows.empty or "window" not in rows:
         return None
-    if "window" in rows:
-        rows = rows.sort_values("window")
-    path = root / image_folder(rep) / str(rows.iloc[len(rows) // 2]["file"])
-    if not path.is_file():
+    middle = rows.sort_values("window").iloc[len(rows) // 2]
+    folder = root / image_folder(rep)
+    try:
+        png = window_png(folder, str(middle["file"]), int(middle["window"]))
+    except (OSError, ValueError, IndexError):  # absent, or not this store's format (an old run)
         return None
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def call(table: pd.DataFrame | None, track: str) -> tuple[str, float] | None:

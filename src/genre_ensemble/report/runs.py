@@ -368,7 +368,7 @@ def read_image_indexes(root: Path, run: Run) -> dict[str, pd.DataFrame]:
         path = root / image_index(image_folder(rep))
         if path.is_file():
             table = pd.read_csv(path, keep_default_na=False)
-            if set(KEY_COLUMNS) | {"file"} <= set(table.columns):
+            if set(KEY_COLUMNS) | {"file", "window"} <= set(table.columns):
                 indexes[rep] = table
                 continue
         absent.append(rep)

@@ -1,4 +1,5 @@
-"""Stage `images`: one PNG per window per representation (stft, cqt, chroma)."""
+"""Stage `images`: the window images of every clip, one array file per clip and representation
+(stft, cqt, chroma)."""
 
 from __future__ import annotations
 

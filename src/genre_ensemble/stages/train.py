@@ -37,7 +37,7 @@ def train(params: Params, representation: str) -> None:
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
-    from genre_ensemble.images import load_image_set
+    from genre_ensemble.imagestore import load_image_set
     from genre_ensemble.predictions import write_predictions
     from genre_ensemble.training import save_model, train_member
 
