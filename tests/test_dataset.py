@@ -17,12 +17,16 @@ from genre_ensemble.dataset import (
     DatasetError,
     build_manifest,
     find_genre_root,
+    kfold_split,
     list_clips,
     listed_split,
     read_track_list,
     stratified_split,
 )
 from genre_ensemble.genres import GENRES
+from genre_ensemble.params import parse_params
+from genre_ensemble.stages._common import StageError
+from genre_ensemble.stages.validate import check_inputs
 
 from .conftest import REPO, SR, tone, write_wav
 
@@ -238,3 +242,24 @@ def test_prepare_stage_names_the_path_when_a_genre_folder_is_missing(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "reggae: genre folder missing" in result.stderr
     assert not (workspace / "data/prepared").exists()
+
+
+def test_a_split_too_small_for_every_genre_stops_with_the_key_to_change():
+    # 5 clips per genre: 15 % of 50 is 8 test clips, fewer than the 10 genres
+    with pytest.raises(DatasetError, match=r"^split.test_size: .* 8 test clips"):
+        stratified_split(_manifest(per_genre=5), test_size=0.15, val_size=0.3, seed=42)
+    # the same corpus splits once test holds one clip per genre
+    split = stratified_split(_manifest(per_genre=5), test_size=0.2, val_size=0.3, seed=42)
+    assert (split == "test").sum() == 10
+    with pytest.raises(DatasetError, match=r"^split.val_size: .* validation clips"):
+        kfold_split(_manifest(per_genre=10), folds=5, fold=0, val_size=0.1, seed=42)
+
+
+def test_validate_stops_a_synthetic_corpus_too_small_for_its_split(tmp_path, monkeypatch):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["synthetic"]["clips_per_genre"] = 5
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError, match=r"^params.yaml: split.test_size: .*50 usable clips"):
+        check_inputs(parse_params(raw))
+    raw["synthetic"]["clips_per_genre"] = 8  # 12 test, 21 validation, 47 training clips
+    check_inputs(parse_params(raw))

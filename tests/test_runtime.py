@@ -54,3 +54,22 @@ def test_the_machine_record_names_what_training_depends_on():
     assert record["tensorflow"] and record["keras"] and record["cpu"] == cpu_name()
     assert set(record["environment"]) == set(PINNED_ENVIRONMENT)
     assert all(entry["internal_api"] for entry in record["blas"])
+
+
+def test_the_machine_record_does_not_depend_on_library_load_order(monkeypatch):
+    import threadpoolctl
+
+    from genre_ensemble.runtime import machine_record
+
+    blas = {"user_api": "blas", "internal_api": "openblas", "architecture": "Haswell"}
+    libraries = [
+        {**blas, "version": "0.3.31"},
+        {**blas, "version": "0.3.30"},
+        {"user_api": "openmp", "internal_api": "openmp", "version": None},
+    ]
+    records = []
+    for order in (libraries, libraries[::-1]):
+        monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda order=order: list(order))
+        records.append(machine_record()["blas"])
+    assert records[0] == records[1]
+    assert [entry["version"] for entry in records[0]] == ["0.3.30", "0.3.31"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +178,37 @@ def build_manifest(clips: pd.DataFrame, *, progress: bool = True) -> pd.DataFram
     return pd.concat([clips.reset_index(drop=True), pd.DataFrame(checks)], axis=1)
 
 
+def check_split_sizes(
+    n_clips: int, n_genres: int, *, test_size: float, val_size: float, folds: int | None = None
+) -> None:
+    """Stop early when a stratified split would give some part fewer clips than genres.
+
+    Parts are sized as scikit-learn's ``train_test_split`` sizes them (test, then validation,
+    rounded up; train is the rest); with ``folds`` the test part is the largest fold. A part
+    with fewer clips than genres cannot hold every genre, and scikit-learn would stop with a
+    traceback half-way through the stage.
+
+    Raises
+    ------
+    DatasetError
+        Naming the params key to change.
+    """
+    test = math.ceil(n_clips / folds) if folds else math.ceil(test_size * n_clips)
+    validation = math.ceil(val_size * (n_clips - test))
+    parts = {
+        "test": (test, "split.folds" if folds else "split.test_size"),
+        "validation": (validation, "split.val_size"),
+        "training": (n_clips - test - validation, "split.test_size and split.val_size"),
+    }
+    for part, (count, key) in parts.items():
+        if count < n_genres:
+            raise DatasetError(
+                f"{key}: the split of {n_clips} usable clips in {n_genres} genres leaves "
+                f"{count} {part} clips, fewer than one per genre; use more clips per genre "
+                f"or change {key}"
+            )
+
+
 def stratified_split(
     manifest: pd.DataFrame, *, test_size: float, val_size: float, seed: int
 ) -> pd.Series:
@@ -191,6 +223,7 @@ def stratified_split(
     """
     usable = manifest.index[manifest["status"] == "ok"]
     labels = manifest.loc[usable, "genre"]
+    check_split_sizes(len(usable), labels.nunique(), test_size=test_size, val_size=val_size)
     rest, test = train_test_split(usable, test_size=test_size, stratify=labels, random_state=seed)
     train, val = train_test_split(
         rest, test_size=val_size, stratify=labels.loc[rest], random_state=seed
@@ -244,6 +277,7 @@ def kfold_split(
             f"split.folds is {folds} but genre {smallest.idxmin()!r} has only "
             f"{smallest.min()} usable clips; lower split.folds"
         )
+    check_split_sizes(len(usable), labels.nunique(), test_size=0.0, val_size=val_size, folds=folds)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest_positions, test_positions = list(splitter.split(usable, labels))[fold]
     rest, test = usable[rest_positions], usable[test_positions]

@@ -122,11 +122,17 @@ def machine_record() -> dict[str, Any]:
     import tensorflow as tf
     from threadpoolctl import threadpool_info
 
-    blas = [
-        {key: info.get(key) for key in ("internal_api", "version", "architecture")}
-        for info in threadpool_info()
-        if info.get("user_api") == "blas"
-    ]
+    fields = ("internal_api", "version", "architecture")
+    # sorted: threadpoolctl lists libraries in load order, which varies between runs, and
+    # the record must not change when nothing it describes did
+    blas = sorted(
+        (
+            {key: info.get(key) for key in fields}
+            for info in threadpool_info()
+            if info.get("user_api") == "blas"
+        ),
+        key=lambda entry: tuple(str(entry[key]) for key in fields),
+    )
     return {
         "device": training_device(),
         "cpu": cpu_name(),

@@ -11,10 +11,12 @@ from __future__ import annotations
 from genre_ensemble.dataset import (
     FAULT_FILTERED_LISTS,
     DatasetError,
+    check_split_sizes,
     corpus_root,
     find_genre_root,
 )
 from genre_ensemble.fileio import write_text
+from genre_ensemble.genres import N_CLASSES
 from genre_ensemble.members import MUSICNN_MEMBER
 from genre_ensemble.musicnn_weights import MissingWeightsError, check_wheel
 from genre_ensemble.params import Params
@@ -45,6 +47,20 @@ def check_inputs(params: Params) -> None:
             find_genre_root(root)
         except DatasetError as error:
             raise StageError(f"params.yaml: data.gtzan_dir: {error}") from error
+    if params.data.source == "synthetic" and params.split.method != "fault_filtered":
+        # the synthetic corpus's size is known now: a split too small for every genre stops
+        # here, before the corpus is generated
+        split = params.split
+        try:
+            check_split_sizes(
+                params.synthetic.clips_per_genre * N_CLASSES,
+                N_CLASSES,
+                test_size=split.test_size,
+                val_size=split.val_size,
+                folds=split.folds if split.method == "kfold" else None,
+            )
+        except DatasetError as error:
+            raise StageError(f"params.yaml: {error}") from error
     if params.split.method == "fault_filtered":
         for name in FAULT_FILTERED_LISTS.values():
             path = SPLIT_LISTS / f"fault_filtered_{name}.txt"

@@ -1,0 +1,200 @@
+"""The default pipeline end to end at GTZAN's size: wall time and peak memory of every stage,
+and the time DVC itself spends saving and checking out each stage's outputs.
+
+    python bench/gtzan_scale.py                      # 100 clips per genre x 30 s: GTZAN's size
+    python bench/gtzan_scale.py --clips-per-genre 4 --seconds 6 --epochs 1    # a quick try
+
+A fresh ``git clone`` of this repository's HEAD in ``.cache/bench/gtzan-scale`` gets
+``synthetic.clips_per_genre``, ``synthetic.seconds`` and ``data.clip_seconds`` (and, if given,
+``train.epochs``) set in its params.yaml and committed. Then, stage by stage, each after the
+stages it depends on:
+
+- the stage's command, as DVC would run it, in a child process whose process tree (worker
+  processes included) is sampled every ``--interval`` s: wall seconds, peak sum of RSS (an
+  upper bound: shared pages counted once per process) and peak sum of PSS (shared pages split);
+- ``dvc commit -f <stage>``: DVC hashing the stage's deps and outputs, copying the outputs into
+  its cache and writing ``dvc.lock``, which is what ``dvc repro`` adds after a command.
+
+Afterwards every cached output is deleted and ``dvc checkout <stage>`` timed, stage by stage.
+Writes ``bench/results/gtzan_scale.json`` (or ``gtzan_scale_<label>.json`` with ``--label``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, run, table, tool_env, write_results  # noqa: E402
+
+from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
+
+logger = logging.getLogger("gtzan_scale")
+WORKSPACE = REPO / ".cache" / "bench" / "gtzan-scale"
+GIB = 1024**3
+
+
+def make_workspace(root: Path, args: argparse.Namespace) -> None:
+    """A fresh clone of HEAD with the corpus size (and epochs) of this run, committed."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    env = tool_env(root.parent)
+    run(["git", "clone", "-q", str(REPO), str(root)], root.parent, env=env)
+    params = yaml.safe_load((root / PARAMS_FILE).read_text())
+    params["synthetic"]["clips_per_genre"] = args.clips_per_genre
+    params["synthetic"]["seconds"] = args.seconds
+    params["data"]["clip_seconds"] = args.seconds
+    if args.epochs is not None:
+        params["train"]["epochs"] = args.epochs
+    (root / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "commit", "-q", "-am", "GTZAN-sized corpus"], root, env=tool_env(root))
+
+
+def planned_stages(root: Path) -> list[tuple[str, str]]:
+    """(stage name, command) of every stage, each after the stages it depends on."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        # DVC's graph points from a stage to the stages it depends on
+        order = nx.lexicographical_topological_sort(repo.index.graph.reverse(),
+                                                    key=lambda stage: stage.name)
+        return [(stage.name, stage.cmd) for stage in order if stage.cmd]
+
+
+def sample_tree(pid: int, interval: float, peaks: dict[str, float], done: threading.Event) -> None:
+    """Keep the peak RSS and PSS sums of process ``pid`` and its descendants in ``peaks``."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    while not done.is_set():
+        rss = pss = 0
+        try:
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        for process in processes:
+            try:
+                info = process.memory_full_info()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            rss += info.rss
+            pss += info.pss
+        peaks["rss"] = max(peaks["rss"], rss)
+        peaks["pss"] = max(peaks["pss"], pss)
+        done.wait(interval)
+
+
+def measured_command(root: Path, command: str, interval: float, log: Path) -> dict:
+    """Run one stage's command as DVC would (a shell in the workspace); time and memory."""
+    peaks = {"rss": 0.0, "pss": 0.0}
+    done = threading.Event()
+    started = time.perf_counter()
+    with log.open("a") as handle:
+        process = subprocess.Popen(command, shell=True, cwd=root, env=tool_env(root),
+                                   stdout=handle, stderr=subprocess.STDOUT)
+        sampler = threading.Thread(target=sample_tree,
+                                   args=(process.pid, interval, peaks, done), daemon=True)
+        sampler.start()
+        status = process.wait()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if status != 0:
+        raise RuntimeError(f"`{command}` failed ({status}); see {log}")
+    return {"seconds": round(seconds, 2), "peak_rss_gib": round(peaks["rss"] / GIB, 3),
+            "peak_pss_gib": round(peaks["pss"] / GIB, 3)}
+
+
+def timed(args: list[str], root: Path) -> float:
+    started = time.perf_counter()
+    run(args, root)
+    return round(time.perf_counter() - started, 2)
+
+
+def cached_outputs(root: Path) -> dict[str, list[Path]]:
+    """Each stage's outputs that live in DVC's cache (not ``cache: false``)."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return {stage.name: [Path(str(out.fs_path)) for out in stage.outs if out.use_cache]
+                for stage in repo.index.stages}
+
+
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips-per-genre", type=int, default=100, help="GTZAN: 100")
+    parser.add_argument("--seconds", type=float, default=30.0, help="clip length (GTZAN: 30)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="override train.epochs (default: params.yaml's)")
+    parser.add_argument("--interval", type=float, default=0.5, help="memory sampling period, s")
+    parser.add_argument("--label", default=None, help="results file suffix")
+    args = parser.parse_args()
+
+    root = WORKSPACE
+    make_workspace(root, args)
+    log = root.parent / "gtzan-scale.log"
+    log.write_text("")
+    stages = planned_stages(root)
+    logger.info("%d stages: %s (log: %s)", len(stages), ", ".join(n for n, _ in stages), log)
+    results: dict[str, dict] = {}
+    for name, command in stages:
+        logger.info("stage %s: %s", name, command)
+        results[name] = measured_command(root, command, args.interval, log)
+        results[name]["dvc_commit_s"] = timed(["dvc", "commit", "-f", "-q", name], root)
+        logger.info("stage %s: %s", name, results[name])
+    outputs = cached_outputs(root)
+    for name, _ in stages:
+        paths = outputs.get(name, [])
+        for path in paths:
+            remove(path)
+        results[name]["dvc_checkout_s"] = (timed(["dvc", "checkout", "-q", name], root)
+                                           if paths else 0.0)
+    # exit status 0: pipelines and data up to date after the checkouts
+    status = subprocess.run(["dvc", "status", "-q"], cwd=root, env=tool_env(root)).returncode
+    metrics_text = (root / "metrics" / "metrics.json").read_text()
+    totals = {
+        "stage_seconds": round(sum(r["seconds"] for r in results.values()), 1),
+        "dvc_commit_seconds": round(sum(r["dvc_commit_s"] for r in results.values()), 1),
+        "dvc_checkout_seconds": round(sum(r["dvc_checkout_s"] for r in results.values()), 1),
+        "peak_rss_gib": max(r["peak_rss_gib"] for r in results.values()),
+        "peak_pss_gib": max(r["peak_pss_gib"] for r in results.values()),
+    }
+    rows = [(name, r["seconds"], r["peak_rss_gib"], r["peak_pss_gib"], r["dvc_commit_s"],
+             r["dvc_checkout_s"]) for name, r in results.items()]
+    rows.append(("total", totals["stage_seconds"], totals["peak_rss_gib"],
+                 totals["peak_pss_gib"], totals["dvc_commit_seconds"],
+                 totals["dvc_checkout_seconds"]))
+    print(table(rows, ["stage", "seconds", "peak RSS GiB", "peak PSS GiB", "dvc commit s",
+                       "dvc checkout s"]))
+    name = "gtzan_scale" + (f"_{args.label}" if args.label else "")
+    path = write_results(name, {
+        "settings": vars(args), "stages": results, "totals": totals,
+        "goals": {"stage_seconds": "< 1800", "peak_pss_gib": "< 4"},
+        "dvc_status_clean_after_checkout": status == 0,
+        "metrics": yaml.safe_load(metrics_text),
+    })
+    print(f"results: {path.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
