@@ -149,6 +149,27 @@ def manifest_for(paths: Sequence[Path], split: str = "train"):
     })
 
 
+def tree_memory(process, with_pss: bool) -> tuple[int, int | None, int, int]:
+    """(sum RSS, sum PSS or None, main process RSS, process count) of a process tree."""
+    import psutil
+
+    procs = [process, *process.children(recursive=True)]
+    rss, pss, main_rss = 0, 0 if with_pss else None, 0
+    for proc in procs:
+        try:
+            if with_pss:
+                info = proc.memory_full_info()
+                pss += info.pss
+            else:
+                info = proc.memory_info()
+            rss += info.rss
+            if proc.pid == process.pid:
+                main_rss = info.rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return rss, pss, main_rss, len(procs)
+
+
 # ---------------------------------------------------------------------------------------------
 # A workspace with a completed pipeline run
 

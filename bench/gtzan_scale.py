@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, run, table, tool_env, write_results  # noqa: E402
+from _common import REPO, run, table, tool_env, tree_memory, write_results  # noqa: E402
 
 from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
 
@@ -76,24 +76,13 @@ def sample_tree(pid: int, interval: float, peaks: dict[str, float], done: thread
 
     try:
         root = psutil.Process(pid)
-    except psutil.NoSuchProcess:
+        while not done.is_set():
+            rss, pss, _, _ = tree_memory(root, with_pss=True)
+            peaks["rss"] = max(peaks["rss"], rss)
+            peaks["pss"] = max(peaks["pss"], pss)
+            done.wait(interval)
+    except psutil.NoSuchProcess:  # the command has exited
         return
-    while not done.is_set():
-        rss = pss = 0
-        try:
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            break
-        for process in processes:
-            try:
-                info = process.memory_full_info()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-            rss += info.rss
-            pss += info.pss
-        peaks["rss"] = max(peaks["rss"], rss)
-        peaks["pss"] = max(peaks["pss"], pss)
-        done.wait(interval)
 
 
 def measured_command(root: Path, command: str, interval: float, log: Path) -> dict:

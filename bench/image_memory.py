@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, manifest_for, table, write_clips, write_results
+from _common import REPO, manifest_for, table, tree_memory, write_clips, write_results
 
 logger = logging.getLogger("bench.image_memory")
 GIB = 2**30
@@ -53,27 +53,6 @@ def child(manifest_path: Path, out: Path, seconds: float, jobs: int, backend: st
     indexes = build_image_sets(manifest, out, job, n_jobs=jobs, backend=backend, progress=False)
     print(json.dumps({"seconds": time.perf_counter() - started,
                       "images": int(sum(len(index) for index in indexes.values()))}))
-
-
-def tree_memory(process, with_pss: bool) -> tuple[int, int | None, int, int]:
-    """(sum RSS, sum PSS or None, main process RSS, process count) of a process tree."""
-    import psutil
-
-    procs = [process, *process.children(recursive=True)]
-    rss, pss, main_rss = 0, 0 if with_pss else None, 0
-    for proc in procs:
-        try:
-            if with_pss:
-                info = proc.memory_full_info()
-                pss += info.pss
-            else:
-                info = proc.memory_info()
-            rss += info.rss
-            if proc.pid == process.pid:
-                main_rss = info.rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return rss, pss, main_rss, len(procs)
 
 
 def measure(args: argparse.Namespace, manifest_path: Path, out: Path) -> dict:
