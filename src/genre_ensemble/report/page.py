@@ -372,7 +372,7 @@ def image_uri(root: Path, rep: str, index: pd.DataFrame, track: str) -> str | No
     """A ``data:`` URI of the track's middle window image (a PNG drawn from the image store),
     or ``None``."""
     rows = index[index["track"] == track]
-    if rows.empty or "window" not in rows:
+    if rows.empty:
         return None
     middle = rows.sort_values("window").iloc[len(rows) // 2]
     folder = root / image_folder(rep)
