@@ -73,7 +73,7 @@ paper: $(STAMP)
 	$(BIN)/python bench/ablation.py run paper
 
 # paper mode, each improvement alone, and the default; then the README's results table
-ablation: $(STAMP)
+ablation: $(STAMP) musicnn
 	$(BIN)/python bench/ablation.py run
 	$(BIN)/python bench/ablation.py table
 
@@ -81,7 +81,7 @@ ablation: $(STAMP)
 # DVC experiments (VARIANT-f0 ...), then the comparison; variants are those of bench/ablation.py
 VARIANTS ?= paper default
 FOLDS ?= 5
-cv: $(STAMP)
+cv: $(STAMP) musicnn
 	$(BIN)/python bench/ablation.py cv $(VARIANTS) --folds $(FOLDS)
 	$(BIN)/genre-ensemble compare $(VARIANTS)
 

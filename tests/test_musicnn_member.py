@@ -87,6 +87,7 @@ def test_params_section_is_validated():
 
 def test_validate_stops_with_one_line_when_the_weights_are_missing_or_differ(
         tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(musicnn_weights.DIR_VARIABLE, raising=False)
     monkeypatch.chdir(tmp_path)
     _workspace(tmp_path, ["stft", "features"])
     run_stage(validate)  # not a member: no weights needed
@@ -106,6 +107,38 @@ def test_validate_stops_with_one_line_when_the_weights_are_missing_or_differ(
         run_stage(validate)
     message = capsys.readouterr().err
     assert message.count("\n") == 1 and "not the pinned" in message and "make musicnn" in message
+
+
+def test_weights_are_found_from_a_temporary_experiment_copy(tmp_path):
+    """DVC runs `--temp` and queued experiments in <repo>/.dvc/tmp/exps/<name>/, a copy without
+    the git-ignored .cache/: the wheel is looked for upwards; the variable overrides."""
+    copy_dir = tmp_path / ".dvc" / "tmp" / "exps" / "tmpabc123"
+    copy_dir.mkdir(parents=True)
+    assert musicnn_weights.weights_dir(copy_dir, environ={}) == copy_dir / MUSICNN_WEIGHTS_DIR
+    (tmp_path / MUSICNN_WEIGHTS_DIR).mkdir(parents=True)
+    (tmp_path / MUSICNN_WEIGHTS_DIR / WHEEL.name).write_bytes(b"a wheel")
+    assert musicnn_weights.weights_dir(copy_dir, environ={}) == tmp_path / MUSICNN_WEIGHTS_DIR
+    assert musicnn_weights.weights_dir(tmp_path, environ={}) == tmp_path / MUSICNN_WEIGHTS_DIR
+    # the copy's own wheel, when it has one, comes first
+    (copy_dir / MUSICNN_WEIGHTS_DIR).mkdir(parents=True)
+    (copy_dir / MUSICNN_WEIGHTS_DIR / WHEEL.name).write_bytes(b"a wheel")
+    assert musicnn_weights.weights_dir(copy_dir, environ={}) == copy_dir / MUSICNN_WEIGHTS_DIR
+    elsewhere = tmp_path / "shared-cache"
+    assert musicnn_weights.weights_dir(
+        copy_dir, environ={musicnn_weights.DIR_VARIABLE: str(elsewhere)}) == elsewhere
+
+
+@needs_weights
+def test_validate_in_a_temporary_experiment_copy_uses_the_repository_wheel(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv(musicnn_weights.DIR_VARIABLE, raising=False)
+    _link_weights(tmp_path)
+    copy_dir = tmp_path / ".dvc" / "tmp" / "exps" / "tmpabc123"
+    copy_dir.mkdir(parents=True)
+    monkeypatch.chdir(copy_dir)
+    _workspace(copy_dir, ["stft", "features", MUSICNN_MEMBER])
+    run_stage(validate)
+    assert PARAMS_CHECKED.is_file()
 
 
 def test_stages_write_placeholders_that_no_consumer_takes_for_a_member(tmp_path, monkeypatch):

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import librosa
+import librosa.core.constantq
 import numpy as np
 import pytest
 
 from genre_ensemble.params import load_params
 from genre_ensemble.representations import (
+    _FILTER_FFT_NAME,
     chroma_from_cqt,
     compute_representations,
     cqt_db,
     cqt_magnitude,
+    remember_cqt_filters,
     render,
 )
 
@@ -106,3 +110,22 @@ def test_figure_style_keeps_white_margins_and_clean_style_has_none(a4_representa
     assert figure.shape == (settings.height, settings.width, 3)
     assert _margin_fraction(figure) > 0.8
     assert _margin_fraction(clean) < 0.2
+
+
+def test_remembered_cqt_filters_give_librosas_cqt_bit_for_bit(monkeypatch):
+    """The kept filter banks change no bit, call after call (librosa scales the bank it is
+    given in place, so a shared one would drift), at two sample rates and two signal lengths."""
+    assert remember_cqt_filters()  # the pinned librosa has the hook
+    module = librosa.core.constantq
+    remembered = getattr(module, _FILTER_FFT_NAME)
+    settings = dict(hop_length=512, fmin="C1", n_bins=96, bins_per_octave=12)
+    rng = np.random.default_rng(3)
+    signals = [(rng.standard_normal(n).astype(np.float32) * 0.1, sr)
+               for n, sr in ((SR * 3, SR), (SR * 2, SR), (32000 * 2, 32000))]
+    cached = [cqt_magnitude(y, sr=sr, **settings) for y, sr in signals * 2]
+    monkeypatch.setattr(module, _FILTER_FFT_NAME, remembered.remembers)  # librosa's own
+    plain = [np.abs(librosa.cqt(y, sr=sr, hop_length=512, fmin=librosa.note_to_hz("C1"),
+                                n_bins=96, bins_per_octave=12)).astype(np.float32)
+             for y, sr in signals * 2]
+    for ours, theirs in zip(cached, plain, strict=True):
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import os
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,8 @@ WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa
 # Relative to the working directory (the repository root for make, dvc and pytest).
 DEFAULT_DIR = MUSICNN_WEIGHTS_DIR
 FETCH_COMMAND = "make musicnn"
+# Names a folder holding the wheel elsewhere (a shared cache, a read-only checkout).
+DIR_VARIABLE = "GENRE_ENSEMBLE_MUSICNN_DIR"
 # Checkpoints in the wheel that have the musicnn architecture (the vgg ones do not).
 MODELS: tuple[str, ...] = MUSICNN_MODELS
 # The checkpoints' files are named by an empty prefix: "<model>/.index", "<model>/.data-...".
@@ -59,6 +63,33 @@ def wheel_path(folder: str | Path = DEFAULT_DIR) -> Path:
             f"musicnn weights not found ({path}): run `{_fetch_command(folder)}` to download the "
             f"{PACKAGE}=={VERSION} wheel from PyPI (29 MB, ISC license)")
     return path
+
+
+def weights_dir(start: str | Path = ".", *, environ: Mapping[str, str] | None = None) -> Path:
+    """The folder the stages and ``predict`` read the wheel from.
+
+    ``$GENRE_ENSEMBLE_MUSICNN_DIR`` when set; else the first :data:`DEFAULT_DIR` that holds
+    the wheel in ``start`` or a folder above it; else ``start / DEFAULT_DIR`` (where ``make
+    musicnn`` puts it, and which :func:`check_wheel` then reports as missing). Looking upwards
+    is what lets ``dvc exp run --temp`` and queued experiments use the repository's wheel:
+    DVC runs them in a copy under ``.dvc/tmp/exps/`` that lacks the git-ignored ``.cache/``.
+    The wheel's sha256 is checked wherever it is found.
+
+    Parameters
+    ----------
+    start : str or Path
+        The working tree to start from (a stage's working directory, predict's workspace).
+    environ : mapping, optional
+        The environment to read :data:`DIR_VARIABLE` from; ``os.environ`` by default.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get(DIR_VARIABLE):
+        return Path(environ[DIR_VARIABLE])
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / DEFAULT_DIR / WHEEL_NAME).is_file():
+            return folder / DEFAULT_DIR
+    return start / DEFAULT_DIR
 
 
 def _fetch_command(folder: str | Path) -> str:

@@ -26,8 +26,9 @@ from genre_ensemble.classify import (
 from genre_ensemble.filelist import expand_inputs
 from genre_ensemble.genres import GENRES
 from genre_ensemble.loading import LoadedMembers, ModelsUnavailableError, load_members
+from genre_ensemble.musicnn_weights import weights_dir
 from genre_ensemble.params import Params, ParamsError, load_params
-from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, MUSICNN_WEIGHTS_DIR, PARAMS_FILE
+from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, PARAMS_FILE
 
 EXIT_OK, EXIT_FILE_FAILED, EXIT_NO_MODELS = 0, 1, 2
 # From this many files on, a progress bar runs on stderr (when stderr is a terminal).
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         params = load_params(args.params)
         members = load_members(params, args.models or root / MODELS_DIR, root / ENSEMBLE_METRICS,
-                               musicnn_dir=root / MUSICNN_WEIGHTS_DIR)
+                               musicnn_dir=weights_dir(root))
         n_jobs = params.images.n_jobs if args.jobs is None else args.jobs
         documents, failed = _classify_and_print(args, members, params, n_jobs)
     except (ParamsError, ModelsUnavailableError) as error:

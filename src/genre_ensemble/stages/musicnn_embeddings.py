@@ -6,6 +6,8 @@ Opt-in: unless ``musicnn`` is in ``ensemble.members`` it writes a placeholder wi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -17,14 +19,15 @@ from genre_ensemble.musicnn_member import (
     placeholder_embeddings,
     write_embeddings,
 )
-from genre_ensemble.musicnn_weights import MissingWeightsError, check_wheel
+from genre_ensemble.musicnn_weights import MissingWeightsError, check_wheel, weights_dir
 from genre_ensemble.params import Params
-from genre_ensemble.paths import MANIFEST, MUSICNN_EMBEDDINGS, MUSICNN_WEIGHTS_DIR
+from genre_ensemble.paths import MANIFEST, MUSICNN_EMBEDDINGS
 from genre_ensemble.predictions import KEY_COLUMNS
 from genre_ensemble.stages._common import StageError, logger, run_stage
 
 
-def clip_embeddings(manifest: pd.DataFrame, params: Params) -> ClipEmbeddings:
+def clip_embeddings(manifest: pd.DataFrame, params: Params, *, weights: Path
+                    ) -> ClipEmbeddings:
     """Embed every clip of the manifest that has a split, decoded and cut as `features` does.
 
     A clip that cannot be decoded is left out with a warning (as in `features`).
@@ -40,7 +43,7 @@ def clip_embeddings(manifest: pd.DataFrame, params: Params) -> ClipEmbeddings:
             logger.warning("no musicnn embedding for %s: %s", clip["track"], error)
             continue
         vectors.append(embed_clip(signal, sample_rate=params.data.sample_rate,
-                                  settings=params.musicnn, weights_dir=MUSICNN_WEIGHTS_DIR))
+                                  settings=params.musicnn, weights_dir=weights))
         keys.append({column: clip[column] for column in KEY_COLUMNS})
     if not vectors:
         raise StageError(f"no clip of {MANIFEST} could be decoded for the musicnn member")
@@ -52,12 +55,13 @@ def musicnn_embeddings(params: Params) -> None:
         write_embeddings(MUSICNN_EMBEDDINGS, placeholder_embeddings())
         logger.info("musicnn is not in ensemble.members: placeholder %s", MUSICNN_EMBEDDINGS)
         return
+    weights = weights_dir()
     try:
-        check_wheel(MUSICNN_WEIGHTS_DIR)
+        check_wheel(weights)
     except MissingWeightsError as error:
         raise StageError(str(error)) from error
     manifest = pd.read_csv(MANIFEST, keep_default_na=False)
-    embeddings = clip_embeddings(manifest, params)
+    embeddings = clip_embeddings(manifest, params, weights=weights)
     write_embeddings(MUSICNN_EMBEDDINGS, embeddings)
     logger.info("musicnn (%s, %s): %d clips x %d values", params.musicnn.model,
                 "+".join(params.musicnn.layers), *embeddings.vectors.shape)

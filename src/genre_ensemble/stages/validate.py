@@ -18,9 +18,9 @@ from genre_ensemble.dataset import (
 from genre_ensemble.fileio import write_text
 from genre_ensemble.genres import N_CLASSES
 from genre_ensemble.members import MUSICNN_MEMBER
-from genre_ensemble.musicnn_weights import MissingWeightsError, check_wheel
+from genre_ensemble.musicnn_weights import MissingWeightsError, check_wheel, weights_dir
 from genre_ensemble.params import Params
-from genre_ensemble.paths import MUSICNN_WEIGHTS_DIR, PARAMS_CHECKED, SPLIT_LISTS, SYNTHETIC_DIR
+from genre_ensemble.paths import PARAMS_CHECKED, SPLIT_LISTS, SYNTHETIC_DIR
 from genre_ensemble.stages._common import StageError, logger, run_stage
 
 # Constant on purpose: a different text after every change would rerun every stage.
@@ -38,7 +38,7 @@ def check_inputs(params: Params) -> None:
     """
     if MUSICNN_MEMBER in params.ensemble.members:
         try:
-            check_wheel(MUSICNN_WEIGHTS_DIR)
+            check_wheel(weights_dir())
         except MissingWeightsError as error:
             raise StageError(str(error)) from error
     if params.data.source == "gtzan":
