@@ -20,7 +20,8 @@ the musicnn member differs between the two: the CNNs and the features member are
 unchanged. The ensemble without musicnn must reproduce every fold's recorded test predictions
 (checked: the script stops if not). Test clips of all folds are pooled: mean accuracy over
 folds with t intervals, exact McNemar and a paired bootstrap over clips
-(:mod:`genre_ensemble.cvstats`), and the same for the musicnn member alone.
+(:mod:`genre_ensemble.cvstats`), and the same for the musicnn member alone; the same with and
+without on the validation clips, which is what a choice of members may look at.
 
 Writes ``bench/results/musicnn_ensemble_<label>.json``; extraction seconds per clip included.
 """
@@ -125,9 +126,9 @@ def musicnn_table(manifest: pd.DataFrame, vectors: dict[str, np.ndarray]) -> pd.
     return clip_probabilities(frame[keep].reset_index(drop=True), probabilities[keep])
 
 
-def test_outcomes(combined: pd.DataFrame, fold: int) -> pd.DataFrame:
-    """(replicate, track, genre, predicted genre) of the test clips of one fold."""
-    test = combined[combined["split"] == "test"].reset_index(drop=True)
+def split_outcomes(combined: pd.DataFrame, fold: int, split: str = "test") -> pd.DataFrame:
+    """(replicate, track, genre, predicted genre) of one fold's clips of ``split``."""
+    test = combined[combined["split"] == split].reset_index(drop=True)
     predicted = np.asarray(GENRES)[probability_matrix(test).argmax(axis=1)]
     return pd.DataFrame({REPLICATE: fold, "track": test["track"], "genre": test["genre"],
                          "ensemble": predicted})
@@ -150,28 +151,40 @@ def main() -> int:
                                       clip_seconds=float(first["data.clip_seconds"]),
                                       label=args.label)
     outcomes: dict[str, list[pd.DataFrame]] = {WITHOUT: [], WITH: [], MUSICNN_MEMBER: []}
+    validation: dict[str, list[pd.DataFrame]] = {WITHOUT: [], WITH: []}
     for experiment in experiments:
         fold = int(experiment.params["split.fold"])
         members = list(experiment.params["ensemble.members"])
         weights = [float(w) for w in experiment.params["ensemble.weights"]]
         tables = {m: read_at(repo, experiment.rev, predictions_path(m)) for m in members}
         extra = musicnn_table(manifests[experiment.name], vectors)
-        without = test_outcomes(combine(tables, weights), fold)
+        without = split_outcomes(combine(tables, weights), fold)
         recorded = read_at(repo, experiment.rev, TEST_CLIPS)
         check = without.merge(recorded[["track", "ensemble"]], on="track", suffixes=("", "_run"))
         if len(check) != len(recorded) or not (check["ensemble"] == check["ensemble_run"]).all():
             raise SystemExit(f"{experiment.name}: the ensemble without musicnn does not "
                              "reproduce the run's test predictions")
         outcomes[WITHOUT].append(without)
-        outcomes[WITH].append(test_outcomes(combine({**tables, MUSICNN_MEMBER: extra},
+        outcomes[WITH].append(split_outcomes(combine({**tables, MUSICNN_MEMBER: extra},
                                                     [*weights, 1.0]), fold))
-        outcomes[MUSICNN_MEMBER].append(test_outcomes(extra, fold))
+        outcomes[MUSICNN_MEMBER].append(split_outcomes(extra, fold))
+        # what a choice may look at: the validation clips (the CNNs early-stopped on them,
+        # which favours the ensemble without musicnn)
+        validation[WITHOUT].append(split_outcomes(combine(tables, weights), fold, "val"))
+        validation[WITH].append(split_outcomes(
+            combine({**tables, MUSICNN_MEMBER: extra}, [*weights, 1.0]), fold, "val"))
         logger.info("%s: %s, %d test clips", experiment.name, "+".join(members), len(without))
     pooled = {name: pd.concat(parts, ignore_index=True) for name, parts in outcomes.items()}
     summaries = {name: summarize_variant(name, frame) for name, frame in pooled.items()}
     paired = {name: compare_variants(WITHOUT, pooled[WITHOUT], name, pooled[name],
                                      resamples=args.resamples)
               for name in (WITH, MUSICNN_MEMBER)}
+    val_pooled = {name: pd.concat(parts, ignore_index=True) for name, parts in validation.items()}
+    val_summaries = {name: summarize_variant(name, frame) for name, frame in val_pooled.items()}
+    val_paired = compare_variants(WITHOUT, val_pooled[WITHOUT], WITH, val_pooled[WITH],
+                                  resamples=args.resamples)
+    for name, summary in val_summaries.items():
+        logger.info("validation, %s: %.1f %% (mean over folds)", name, 100 * summary.accuracy.value)
     rows = []
     for name, summary in summaries.items():
         comparison = paired.get(name)
@@ -195,6 +208,8 @@ def main() -> int:
         "summaries": {name: as_dict(s) for name, s in summaries.items()},
         "paired_against_without": {name: as_dict(c) for name, c in paired.items()
                                    if c is not None},
+        "validation": {"summaries": {name: as_dict(s) for name, s in val_summaries.items()},
+                       "paired": None if val_paired is None else as_dict(val_paired)},
     })
     logger.info("wrote %s", path)
     return 0

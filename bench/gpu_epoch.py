@@ -1,0 +1,112 @@
+"""Epoch time of the default deep CNN at GTZAN's size, on whatever device Keras trains on.
+
+    python bench/gpu_epoch.py --label cpu                       # .venv: TensorFlow on the CPU
+    KERAS_BACKEND=jax python bench/gpu_epoch.py --label gpu     # a GPU machine with JAX
+
+GTZAN's size with the default params: 1000 clips of 30 s, 19 windows of 3 s each; 59.5 % of
+the clips train (85 % not test, 70 % of that not validation), 25.5 % validate: 11,305 training
+and 4,845 validation images of params.yaml's image size (random pixels: the content does not
+change the cost). The model, optimizer, batch size and SpecAugment batches are the train
+stage's (:func:`genre_ensemble.model.build_model`,
+:class:`genre_ensemble.training.TrainingBatches`); an epoch's training steps are timed (first
+step start to last step end, plus the whole epoch with its validation pass), epoch 1 (tracing,
+compilation) reported on its own.
+
+It does not call :func:`genre_ensemble.training.train_member`, which seeds TensorFlow itself:
+this script also runs under Keras's JAX backend, for machines that have a GPU build of JAX but
+not of TensorFlow. Writes ``bench/results/gpu_epoch_<label>.json`` with the backend and device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, median, table, write_results  # noqa: E402
+
+from genre_ensemble.genres import N_CLASSES  # noqa: E402
+from genre_ensemble.params import load_params  # noqa: E402
+from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
+
+logger = logging.getLogger("bench.gpu_epoch")
+GTZAN_TRAIN_IMAGES = 11305
+GTZAN_VAL_IMAGES = 4845
+
+
+def device_name() -> str:
+    """The device Keras's backend computes on, in words."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return f"jax {jax.__version__}: {device.platform}:{device.id} ({device.device_kind})"
+    if backend == "tensorflow":
+        from genre_ensemble.runtime import training_device
+
+        return f"tensorflow: {training_device()}"
+    return backend
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=GTZAN_TRAIN_IMAGES)
+    parser.add_argument("--val", type=int, default=GTZAN_VAL_IMAGES)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--label", required=True, help="results name: gpu_epoch_LABEL")
+    args = parser.parse_args()
+    import keras
+
+    from genre_ensemble.model import build_model
+    from genre_ensemble.training import TrainingBatches
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from training import epoch_timer  # bench/training.py's per-epoch step timer
+
+    params = load_params(REPO / PARAMS_FILE)
+    settings = replace(params.train, epochs=args.epochs, early_stopping=0)
+    shape = (params.images.height, params.images.width, 1)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (args.images + args.val, *shape), dtype=np.uint8)
+    targets = np.arange(len(images)) % N_CLASSES
+    keras.utils.set_random_seed(settings.seed)
+    batches = TrainingBatches(images[: args.images], targets[: args.images],
+                              batch_size=settings.batch_size, augment=settings.spec_augment,
+                              seed=settings.seed)
+    model = build_model(shape, settings, steps_per_epoch=len(batches))
+    device = device_name()
+    logger.info("%s; %s, %d + %d images, batch %d", device, model.name, args.images, args.val,
+                settings.batch_size)
+    timer = epoch_timer()
+    model.fit(batches, validation_data=(images[args.images:], targets[args.images:]),
+              epochs=args.epochs, callbacks=[timer], verbose=0)
+    later = timer.train_seconds[1:] or timer.train_seconds
+    later_whole = timer.epoch_seconds[1:] or timer.epoch_seconds
+    rows = [[device, round(timer.train_seconds[0], 2), round(median(later), 2),
+             round(median(later_whole), 2), round(args.images / median(later))]]
+    print(table(rows, ["device", "epoch 1 (s)", "train s/epoch", "with val (s)", "img/s"]))
+    write_results(f"gpu_epoch_{args.label}", {
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "device": device,
+        "settings": {"images": args.images, "val": args.val, "epochs": args.epochs,
+                     "shape": list(shape), "batch_size": settings.batch_size,
+                     "architecture": settings.architecture, "filters": settings.filters},
+        "train_seconds_per_epoch": [round(s, 3) for s in timer.train_seconds],
+        "epoch_seconds_with_validation": [round(s, 3) for s in timer.epoch_seconds],
+        "train_seconds_per_epoch_median_after_first": round(median(later), 3),
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
