@@ -55,7 +55,7 @@ from genre_ensemble.genres import GENRES  # noqa: E402
 from genre_ensemble.members import MUSICNN_MEMBER  # noqa: E402
 from genre_ensemble.musicnn_member import ClipEmbeddings, classifier_table, embed_clip  # noqa: E402
 from genre_ensemble.musicnn_weights import check_wheel, weights_dir  # noqa: E402
-from genre_ensemble.params import load_params  # noqa: E402
+from genre_ensemble.params import MusicnnParams, load_params  # noqa: E402
 from genre_ensemble.paths import MANIFEST, PARAMS_FILE, TEST_CLIPS, predictions_path  # noqa: E402
 from genre_ensemble.predictions import clip_probabilities, probability_matrix  # noqa: E402
 from genre_ensemble.splits import PREDICTED  # noqa: E402
@@ -81,10 +81,9 @@ def fold_experiments(repo: Path, variant: str) -> list[Experiment]:
     return sorted(found, key=lambda e: int(e.params["split.fold"]))
 
 
-def embed_all(repo: Path, clips: pd.DataFrame, *, sample_rate: int, clip_seconds: float,
-              label: str) -> tuple[dict[str, np.ndarray], float]:
+def embed_all(repo: Path, clips: pd.DataFrame, settings: MusicnnParams, *, sample_rate: int,
+              clip_seconds: float, label: str) -> tuple[dict[str, np.ndarray], float]:
     """One embedding per track (cached on disk); the extraction CPU seconds per clip."""
-    settings = load_params(REPO / PARAMS_FILE).musicnn
     cache = CACHE / f"{label}.npz"
     key = f"{settings.model}|{'+'.join(settings.layers)}|{sample_rate}|{clip_seconds}"
     if cache.is_file():
@@ -114,9 +113,9 @@ def embed_all(repo: Path, clips: pd.DataFrame, *, sample_rate: int, clip_seconds
     return vectors, cpu_per_clip
 
 
-def musicnn_table(manifest: pd.DataFrame, vectors: dict[str, np.ndarray]) -> pd.DataFrame:
+def musicnn_table(manifest: pd.DataFrame, vectors: dict[str, np.ndarray],
+                  settings: MusicnnParams) -> pd.DataFrame:
     """The member's val/calib/test predictions for one fold, as `fit_musicnn` makes them."""
-    settings = load_params(REPO / PARAMS_FILE).musicnn
     used = manifest[manifest["split"] != ""].reset_index(drop=True)
     embeddings = ClipEmbeddings(keys=used[["track", "genre", "split"]].astype(str),
                                 vectors=np.stack([vectors[t] for t in used["track"]]))
@@ -147,7 +146,9 @@ def main() -> int:
     manifests = {e.name: read_at(repo, e.rev, MANIFEST) for e in experiments}
     first = experiments[0].params
     clips = pd.concat(manifests.values()).query("split != ''").drop_duplicates("track")
-    vectors, cpu_per_clip = embed_all(repo, clips, sample_rate=int(first["data.sample_rate"]),
+    settings = load_params(REPO / PARAMS_FILE).musicnn
+    vectors, cpu_per_clip = embed_all(repo, clips, settings,
+                                      sample_rate=int(first["data.sample_rate"]),
                                       clip_seconds=float(first["data.clip_seconds"]),
                                       label=args.label)
     outcomes: dict[str, list[pd.DataFrame]] = {WITHOUT: [], WITH: [], MUSICNN_MEMBER: []}
@@ -157,22 +158,22 @@ def main() -> int:
         members = list(experiment.params["ensemble.members"])
         weights = [float(w) for w in experiment.params["ensemble.weights"]]
         tables = {m: read_at(repo, experiment.rev, predictions_path(m)) for m in members}
-        extra = musicnn_table(manifests[experiment.name], vectors)
-        without = split_outcomes(combine(tables, weights), fold)
+        extra = musicnn_table(manifests[experiment.name], vectors, settings)
+        ensemble_without = combine(tables, weights)
+        ensemble_with = combine({**tables, MUSICNN_MEMBER: extra}, [*weights, 1.0])
+        without = split_outcomes(ensemble_without, fold)
         recorded = read_at(repo, experiment.rev, TEST_CLIPS)
         check = without.merge(recorded[["track", "ensemble"]], on="track", suffixes=("", "_run"))
         if len(check) != len(recorded) or not (check["ensemble"] == check["ensemble_run"]).all():
             raise SystemExit(f"{experiment.name}: the ensemble without musicnn does not "
                              "reproduce the run's test predictions")
         outcomes[WITHOUT].append(without)
-        outcomes[WITH].append(split_outcomes(combine({**tables, MUSICNN_MEMBER: extra},
-                                                    [*weights, 1.0]), fold))
+        outcomes[WITH].append(split_outcomes(ensemble_with, fold))
         outcomes[MUSICNN_MEMBER].append(split_outcomes(extra, fold))
         # what a choice may look at: the validation clips (the CNNs early-stopped on them,
         # which favours the ensemble without musicnn)
-        validation[WITHOUT].append(split_outcomes(combine(tables, weights), fold, "val"))
-        validation[WITH].append(split_outcomes(
-            combine({**tables, MUSICNN_MEMBER: extra}, [*weights, 1.0]), fold, "val"))
+        validation[WITHOUT].append(split_outcomes(ensemble_without, fold, "val"))
+        validation[WITH].append(split_outcomes(ensemble_with, fold, "val"))
         logger.info("%s: %s, %d test clips", experiment.name, "+".join(members), len(without))
     pooled = {name: pd.concat(parts, ignore_index=True) for name, parts in outcomes.items()}
     summaries = {name: summarize_variant(name, frame) for name, frame in pooled.items()}
