@@ -11,6 +11,7 @@ the first loky run's.
 Example::
 
     python bench/dask_vs_loky.py --clips 100 --repeats 1
+    python bench/dask_vs_loky.py --clips 1000 --label gtzan    # GTZAN's size, 30 s clips
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="images.n_jobs")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of loky then dask")
     parser.add_argument("--params", type=Path, default=REPO / PARAMS_FILE)
+    parser.add_argument("--label", default=None, help="results file suffix: dask_vs_loky_LABEL")
     return parser.parse_args()
 
 
@@ -128,7 +130,8 @@ def main() -> None:
              summary[b][f"projected_{PROJECTED_CLIPS}_clips_min"]] for b in BACKENDS]
     print(table(rows, ["backend", "images s", "features s", "total s",
                        f"{PROJECTED_CLIPS} clips, min"]))
-    path = write_results("dask_vs_loky", {
+    name = f"dask_vs_loky_{args.label}" if args.label else "dask_vs_loky"
+    path = write_results(name, {
         "settings": {"clips": args.clips, "seconds": args.seconds, "n_jobs": args.jobs,
                      "repeats": args.repeats},
         "runs": runs,

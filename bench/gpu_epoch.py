@@ -1,6 +1,7 @@
 """Epoch time of the default deep CNN at GTZAN's size, on whatever device Keras trains on.
 
     python bench/gpu_epoch.py --label cpu                       # .venv: TensorFlow on the CPU
+    python bench/gpu_epoch.py --label cpu-onednn --cpu-kernels onednn   # train.cpu_kernels
     KERAS_BACKEND=jax python bench/gpu_epoch.py --label gpu     # a GPU machine with JAX
 
 GTZAN's size with the default params: 1000 clips of 30 s, 19 windows of 3 s each; 59.5 % of
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, median, table, write_results  # noqa: E402
 
 from genre_ensemble.genres import N_CLASSES  # noqa: E402
-from genre_ensemble.params import load_params  # noqa: E402
+from genre_ensemble.params import CPU_KERNELS, load_params  # noqa: E402
 from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
 
 logger = logging.getLogger("bench.gpu_epoch")
@@ -63,7 +65,16 @@ def main() -> int:
     parser.add_argument("--val", type=int, default=GTZAN_VAL_IMAGES)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--label", required=True, help="results name: gpu_epoch_LABEL")
+    parser.add_argument("--cpu-kernels", choices=CPU_KERNELS, default=None,
+                        help="TensorFlow's CPU kernels (default: params.yaml's train.cpu_kernels)")
     args = parser.parse_args()
+    params = load_params(REPO / PARAMS_FILE)
+    kernels = args.cpu_kernels or params.train.cpu_kernels
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        from genre_ensemble.runtime import pin_cpu_kernels, set_threads
+
+        pin_cpu_kernels(kernels)  # as the train stage does, before TensorFlow loads
+        set_threads(params.train.threads)
     import keras
 
     from genre_ensemble.model import build_model
@@ -72,7 +83,6 @@ def main() -> int:
     sys.path.insert(0, str(REPO / "bench"))
     from training import epoch_timer  # bench/training.py's per-epoch step timer
 
-    params = load_params(REPO / PARAMS_FILE)
     settings = replace(params.train, epochs=args.epochs, early_stopping=0)
     shape = (params.images.height, params.images.width, 1)
     rng = np.random.default_rng(0)
@@ -98,6 +108,7 @@ def main() -> int:
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "device": device,
+        "cpu_kernels": kernels if keras.backend.backend() == "tensorflow" else None,
         "settings": {"images": args.images, "val": args.val, "epochs": args.epochs,
                      "shape": list(shape), "batch_size": settings.batch_size,
                      "architecture": settings.architecture, "filters": settings.filters},

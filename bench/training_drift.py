@@ -5,7 +5,8 @@
 Trains the default deep CNN for a few epochs on the same seeded images in fresh processes, one
 per runtime configuration, and compares the trained weights (sha256) and the predictions on
 held-out images with the configuration this repository pins (``genre_ensemble.runtime``:
-oneDNN graph rewrites off, oneDNN's instruction set capped at AVX2, ``train.threads`` = 2).
+``train.cpu_kernels: eigen``: oneDNN graph rewrites off, oneDNN's instruction set capped at
+AVX2, ``train.threads`` = 2).
 A configuration that differs from it is one that would make two machines disagree:
 ``ONEDNN_MAX_CPU_ISA=AVX`` stands in for a CPU whose best instruction set differs (oneDNN picks
 its kernels by the CPU), the thread count for a machine with another number of cores, and
@@ -25,7 +26,9 @@ import time
 import numpy as np
 from _common import REPO, write_results
 
-from genre_ensemble.runtime import PINNED_ENVIRONMENT
+from genre_ensemble.runtime import kernel_environment
+
+PINNED_ENVIRONMENT = kernel_environment("eigen")  # params.yaml's train.cpu_kernels
 
 # name -> (environment on top of the pinned one, intra-op threads)
 CONFIGURATIONS: dict[str, tuple[dict[str, str], int]] = {

@@ -53,6 +53,7 @@ BAD_VALUES = [
     ("train.epochs", 0, "train.epochs"),
     ("train.architecture", "resnet", "train.architecture"),
     ("train.learning_rate", -0.1, "train.learning_rate"),
+    ("train.cpu_kernels", "mkl", "train.cpu_kernels"),
     ("data.source", "youtube", "data.source"),
     ("segments.seconds", 11.0, "segments.seconds"),  # window longer than the clip
     ("segments.overlap", 1.0, "segments.overlap"),  # overlap >= window

@@ -30,15 +30,14 @@ def test_kernels_are_pinned_before_tensorflow_loads_and_never_after(repo):
 
     script = (
         "import os, sys\n"
-        "from genre_ensemble.runtime import PINNED_ENVIRONMENT, RuntimeConfigurationError, "
-        "pin_cpu_kernels\n"
-        "for name in PINNED_ENVIRONMENT: os.environ.pop(name, None)\n"
-        "pin_cpu_kernels()\n"
-        "assert all(os.environ[k] == v for k, v in PINNED_ENVIRONMENT.items())\n"
+        "from genre_ensemble.runtime import PINNED_VARIABLES, RuntimeConfigurationError, "
+        "kernel_environment, pin_cpu_kernels\n"
+        "for name in PINNED_VARIABLES: os.environ.pop(name, None)\n"
+        "pin_cpu_kernels('eigen')\n"
+        "assert all(os.environ[k] == v for k, v in kernel_environment('eigen').items())\n"
         "import tensorflow\n"
-        "pin_cpu_kernels()  # same settings: fine\n"
-        "os.environ['TF_ENABLE_ONEDNN_OPTS'] = '1'\n"
-        "try:\n    pin_cpu_kernels()\nexcept RuntimeConfigurationError:\n    sys.exit(7)\n"
+        "pin_cpu_kernels('eigen')  # same settings: fine\n"
+        "try:\n    pin_cpu_kernels('onednn')\nexcept RuntimeConfigurationError:\n    sys.exit(7)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(repo / "src")}
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
@@ -47,12 +46,12 @@ def test_kernels_are_pinned_before_tensorflow_loads_and_never_after(repo):
 
 
 def test_the_machine_record_names_what_training_depends_on():
-    from genre_ensemble.runtime import PINNED_ENVIRONMENT, machine_record
+    from genre_ensemble.runtime import PINNED_VARIABLES, machine_record
 
     record = machine_record()
     assert record["device"] == training_device() and record["cores"] == os.cpu_count()
     assert record["tensorflow"] and record["keras"] and record["cpu"] == cpu_name()
-    assert set(record["environment"]) == set(PINNED_ENVIRONMENT)
+    assert set(record["environment"]) == set(PINNED_VARIABLES)
     assert all(entry["internal_api"] for entry in record["blas"])
 
 
@@ -73,3 +72,47 @@ def test_the_machine_record_does_not_depend_on_library_load_order(monkeypatch):
         records.append(machine_record()["blas"])
     assert records[0] == records[1]
     assert [entry["version"] for entry in records[0]] == ["0.3.30", "0.3.31"]
+
+
+TRAIN_ONCE = """
+import hashlib, json, os, sys
+from dataclasses import replace
+import numpy as np
+from genre_ensemble.runtime import pin_cpu_kernels, set_threads
+pin_cpu_kernels(sys.argv[1])
+set_threads(2)
+from genre_ensemble.model import build_model
+from genre_ensemble.params import load_params
+from genre_ensemble.training import TrainingBatches, seed_everything
+settings = replace(load_params(sys.argv[2]).train, filters=4, epochs=1)
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, size=(256, 32, 32, 1), dtype=np.uint8)
+targets = rng.integers(0, 10, size=256)
+seed_everything(settings.seed)
+batches = TrainingBatches(images, targets, batch_size=32, augment=settings.spec_augment,
+                          seed=settings.seed)
+model = build_model(images.shape[1:], settings, steps_per_epoch=len(batches))
+model.fit(batches, epochs=1, verbose=0)
+weights = hashlib.sha256(b"".join(v.numpy().tobytes() for v in model.weights)).hexdigest()
+print(json.dumps({"weights": weights, "onednn": os.environ["TF_ENABLE_ONEDNN_OPTS"]}))
+"""
+
+
+def test_each_cpu_kernel_choice_trains_reproducibly_and_the_choice_takes_effect(repo):
+    import json
+    import subprocess
+    import sys
+
+    def train_in_a_fresh_process(kernels: str) -> dict:
+        env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+        result = subprocess.run(
+            [sys.executable, "-c", TRAIN_ONCE, kernels, str(repo / "params.yaml")],
+            env=env, capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    onednn, again, eigen = (train_in_a_fresh_process(k) for k in ("onednn", "onednn", "eigen"))
+    assert onednn == again  # deterministic under oneDNN's kernels too
+    assert (onednn["onednn"], eigen["onednn"]) == ("1", "0")
+    assert onednn["weights"] != eigen["weights"]  # other kernels, so other sums: not a no-op

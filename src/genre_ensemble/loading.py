@@ -100,7 +100,7 @@ def _load_network(path: Path, params: Params) -> Any:
     if "tensorflow" not in sys.modules:  # a fresh process: the kernels and threads of training
         from genre_ensemble.runtime import pin_cpu_kernels, set_threads
 
-        pin_cpu_kernels()
+        pin_cpu_kernels(params.train.cpu_kernels)
         set_threads(params.train.threads)
     with native_stderr_to_log(logger):  # TensorFlow's start-up banner, which no setting silences
         from genre_ensemble.training import load_model  # imports Keras and TensorFlow

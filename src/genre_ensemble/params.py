@@ -21,6 +21,8 @@ from genre_ensemble.paths import PARAMS_FILE
 ARCHITECTURES: tuple[str, ...] = ("paper", "deep")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+# TensorFlow's CPU kernels for training and prediction (genre_ensemble.runtime pins them)
+CPU_KERNELS: tuple[str, ...] = ("eigen", "onednn")
 IMAGE_STYLES: tuple[str, ...] = ("clean", "figure")
 DATA_SOURCES: tuple[str, ...] = ("synthetic", "gtzan")
 SPLIT_METHODS: tuple[str, ...] = ("stratified", "fault_filtered", "kfold")
@@ -131,6 +133,7 @@ class TrainParams:
     early_stopping: int
     seed: int
     threads: int  # TensorFlow intra-op threads: results depend on it, so it is fixed here
+    cpu_kernels: str  # eigen | onednn: which CPU kernels TensorFlow runs (other weights)
     spec_augment: SpecAugmentParams
 
 
@@ -304,9 +307,11 @@ def _images(section: _Section) -> ImageParams:
     stft, cqt, chroma = section.section("stft"), section.section("cqt"), section.section("chroma")
     n_fft = stft.integer("n_fft", minimum=64)
     fmin = cqt.text("fmin")
-    try:
-        import librosa  # local: only this check needs it
+    # local: only this check needs it; outside the try, so that a missing librosa is reported
+    # as such and not as a wrong note name
+    import librosa
 
+    try:
         librosa.note_to_hz(fmin)
     except Exception as error:  # librosa raises ParameterError for a malformed note name
         raise ParamsError(cqt.key("fmin"), f"is {fmin!r}", "use a note name such as C1") from error
@@ -354,6 +359,7 @@ def _train(section: _Section) -> TrainParams:
         early_stopping=section.integer("early_stopping", minimum=0),
         seed=section.integer("seed", minimum=0),
         threads=section.integer("threads", minimum=1),
+        cpu_kernels=section.choice("cpu_kernels", CPU_KERNELS),
         spec_augment=SpecAugmentParams(
             time_masks=augment.integer("time_masks", minimum=0),
             freq_masks=augment.integer("freq_masks", minimum=0),

@@ -8,6 +8,11 @@ intra-op thread count (by default the core count) decides how sums are split. Ea
 changed the trained weights in ``bench/training_drift.py``. Pinning them leaves what the CPU
 model itself does (its floating-point unit, cache-size-dependent blocking), which this
 repository cannot test from one machine: README says what reproduces where.
+
+Which kernels, params ``train.cpu_kernels``: ``eigen`` (oneDNN's graph rewrites off: the
+kernels every result in README was trained with) or ``onednn`` (rewrites on: the same network
+trains about 2.5x faster on a CPU, to other weights). Either is pinned the same way on every
+machine.
 """
 
 from __future__ import annotations
@@ -19,40 +24,56 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from genre_ensemble.params import CPU_KERNELS
+
 logger = logging.getLogger(__name__)
 
 CPUINFO = Path("/proc/cpuinfo")
-# Set before TensorFlow is imported; AVX2 is the newest instruction set every x86-64 CPU of
-# the last ten years has (Intel since 2013, AMD since 2015).
-PINNED_ENVIRONMENT: dict[str, str] = {
-    "TF_ENABLE_ONEDNN_OPTS": "0",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-}
+# The variables that select TensorFlow's CPU kernels, read once when TensorFlow is imported.
+PINNED_VARIABLES: tuple[str, ...] = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA")
+
+
+def kernel_environment(kernels: str) -> dict[str, str]:
+    """The environment that selects ``kernels`` (params ``train.cpu_kernels``) on any CPU.
+
+    AVX2 is the newest instruction set every x86-64 CPU of the last ten years has (Intel since
+    2013, AMD since 2015), so oneDNN is capped at it either way.
+    """
+    if kernels not in CPU_KERNELS:
+        raise ValueError(f"unknown CPU kernels {kernels!r}; use one of {', '.join(CPU_KERNELS)}")
+    return {"TF_ENABLE_ONEDNN_OPTS": "1" if kernels == "onednn" else "0",
+            "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 class RuntimeConfigurationError(RuntimeError):
     """TensorFlow was imported before its kernels could be pinned."""
 
 
-def pin_cpu_kernels() -> None:
+def pin_cpu_kernels(kernels: str) -> None:
     """Select the same TensorFlow / oneDNN CPU kernels on every machine.
 
     Must run before TensorFlow is imported in the process (the variables are read once, at
     import).
+
+    Parameters
+    ----------
+    kernels : {"eigen", "onednn"}
+        params ``train.cpu_kernels``.
 
     Raises
     ------
     RuntimeConfigurationError
         If TensorFlow was already imported with other settings.
     """
+    environment = kernel_environment(kernels)
     if "tensorflow" in sys.modules and any(
-        os.environ.get(name) != value for name, value in PINNED_ENVIRONMENT.items()
+        os.environ.get(name) != value for name, value in environment.items()
     ):
         raise RuntimeConfigurationError(
             "TensorFlow was imported before genre_ensemble.runtime.pin_cpu_kernels(); "
             "call it first"
         )
-    os.environ.update(PINNED_ENVIRONMENT)
+    os.environ.update(environment)
 
 
 def set_threads(threads: int) -> None:
@@ -141,7 +162,7 @@ def machine_record() -> dict[str, Any]:
         "blas": blas,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "environment": {name: os.environ.get(name) for name in PINNED_ENVIRONMENT},
+        "environment": {name: os.environ.get(name) for name in PINNED_VARIABLES},
         "python": platform.python_version(),
         "numpy": np.__version__,
     }

@@ -33,7 +33,7 @@ def train(params: Params, representation: str) -> None:
         )
     # Heavy imports only after params passed validation, and after the kernels are pinned.
     set_threads(params.train.threads)
-    logger.info("training on %s", training_device())
+    logger.info("training on %s, %s kernels", training_device(), params.train.cpu_kernels)
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
@@ -63,8 +63,12 @@ def main() -> None:
             f"usage: python -m genre_ensemble.stages.train {{{','.join(REPRESENTATIONS)}}}\n"
         )
         sys.exit(2)
-    pin_cpu_kernels()  # before anything imports TensorFlow in this process
-    run_stage(lambda params: train(params, sys.argv[1]))
+
+    def pinned_train(params: Params) -> None:
+        pin_cpu_kernels(params.train.cpu_kernels)  # before anything imports TensorFlow
+        train(params, sys.argv[1])
+
+    run_stage(pinned_train)
 
 
 if __name__ == "__main__":
