@@ -99,3 +99,30 @@ def test_backend_dask_without_dask_installed_is_a_params_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)  # import machinery: "not installed"
     with pytest.raises(ParamsError, match=r"images\.backend .* pip install 'dask\[distributed\]'"):
         parse_params(raw)
+
+
+def _worker_setting() -> str | None:
+    import os
+
+    from genre_ensemble.parallel import MALLOC_TRIM_VARIABLE
+
+    return os.environ.get(MALLOC_TRIM_VARIABLE)
+
+
+@pytest.mark.parametrize("users_setting", [None, "131072"])
+def test_local_cluster_workers_keep_glibcs_malloc_default_unless_the_user_set_one(
+    users_setting, monkeypatch
+):
+    import os
+
+    pytest.importorskip("dask.distributed", reason="pip install -r requirements-dask.txt")
+    from genre_ensemble.parallel import MALLOC_TRIM_VARIABLE, dask_client
+
+    if users_setting is None:
+        monkeypatch.delenv(MALLOC_TRIM_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(MALLOC_TRIM_VARIABLE, users_setting)
+    with dask_client(2) as client:
+        seen = client.run(_worker_setting)  # worker address -> its environment's value
+    assert len(seen) == 2 and set(seen.values()) == {users_setting}
+    assert os.environ.get(MALLOC_TRIM_VARIABLE) == users_setting  # this process untouched
