@@ -28,7 +28,7 @@ from _common import REPO, write_results
 
 from genre_ensemble.runtime import kernel_environment
 
-PINNED_ENVIRONMENT = kernel_environment("eigen")  # params.yaml's train.cpu_kernels
+PINNED_ENVIRONMENT = kernel_environment("eigen")  # the default train.cpu_kernels (README results)
 
 # name -> (environment on top of the pinned one, intra-op threads)
 CONFIGURATIONS: dict[str, tuple[dict[str, str], int]] = {
