@@ -3,11 +3,13 @@ and the time DVC itself spends saving and checking out each stage's outputs.
 
     python bench/gtzan_scale.py                      # 100 clips per genre x 30 s: GTZAN's size
     python bench/gtzan_scale.py --clips-per-genre 4 --seconds 6 --epochs 1    # a quick try
+    python bench/gtzan_scale.py --set train.cpu_kernels=onednn --set train.windows_per_clip=6 \
+        --label fast                                 # any param, as `dvc exp run -S` sets it
 
 A fresh ``git clone`` of this repository's HEAD in ``.cache/bench/gtzan-scale`` gets
 ``synthetic.clips_per_genre``, ``synthetic.seconds`` and ``data.clip_seconds`` (and, if given,
-``train.epochs``) set in its params.yaml and committed. Then, stage by stage, each after the
-stages it depends on:
+``train.epochs`` and every ``--set``) set in its params.yaml and committed. Then, stage by
+stage, each after the stages it depends on:
 
 - the stage's command, as DVC would run it, in a child process whose process tree (worker
   processes included) is sampled every ``--interval`` s: wall seconds, peak sum of RSS (an
@@ -54,6 +56,15 @@ def make_workspace(root: Path, args: argparse.Namespace) -> None:
     params["data"]["clip_seconds"] = args.seconds
     if args.epochs is not None:
         params["train"]["epochs"] = args.epochs
+    for override in args.set:
+        key, _, value = override.partition("=")
+        *sections, name = key.split(".")
+        section = params
+        for part in sections:
+            section = section.get(part) if isinstance(section, dict) else None
+        if not isinstance(section, dict) or name not in section:
+            raise SystemExit(f"--set {override}: params.yaml has no key {key}")
+        section[name] = yaml.safe_load(value)
     (root / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "commit", "-q", "-am", "GTZAN-sized corpus"], root, env=tool_env(root))
 
@@ -135,6 +146,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="clip length (GTZAN: 30)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override train.epochs (default: params.yaml's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="another param, dotted key as in `dvc exp run -S` (repeatable)")
     parser.add_argument("--interval", type=float, default=0.5, help="memory sampling period, s")
     parser.add_argument("--label", default=None, help="results file suffix")
     args = parser.parse_args()

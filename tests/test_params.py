@@ -54,6 +54,8 @@ BAD_VALUES = [
     ("train.architecture", "resnet", "train.architecture"),
     ("train.learning_rate", -0.1, "train.learning_rate"),
     ("train.cpu_kernels", "mkl", "train.cpu_kernels"),
+    ("train.windows_per_clip", -1, "train.windows_per_clip"),
+    ("train.windows_per_clip", 2.5, "train.windows_per_clip"),
     ("data.source", "youtube", "data.source"),
     ("segments.seconds", 11.0, "segments.seconds"),  # window longer than the clip
     ("segments.overlap", 1.0, "segments.overlap"),  # overlap >= window

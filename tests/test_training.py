@@ -146,3 +146,78 @@ def test_scrambled_test_images_change_neither_the_member_nor_its_validation_pred
     val = predictions["split"] == "val"
     pd.testing.assert_frame_equal(predictions[val], predictions_b[val])
     assert not predictions[~val].equals(predictions_b[~val])
+
+
+def test_windows_to_train_on_keeps_at_most_the_cap_of_every_clip_and_covers_all_over_draws():
+    from genre_ensemble.training import windows_to_train_on
+
+    clips = np.repeat([3, 0, 7, 1], [19, 5, 2, 19])[::-1].copy()  # unsorted, uneven clips
+    rng = np.random.default_rng(1)
+    seen = set()
+    for _ in range(20):
+        kept = windows_to_train_on(clips, 6, rng)
+        assert np.all(np.diff(kept) > 0)
+        counts = dict(zip(*np.unique(clips[kept], return_counts=True), strict=True))
+        assert counts == {0: 5, 1: 6, 3: 6, 7: 2}  # shorter clips keep every window
+        seen.update(kept.tolist())
+    assert seen == set(range(len(clips)))  # draws differ, so every window gets its turn
+    np.testing.assert_array_equal(
+        windows_to_train_on(clips, 6, np.random.default_rng(4)),
+        windows_to_train_on(clips, 6, np.random.default_rng(4)),
+    )
+
+
+def _epoch_rows(batches) -> list[np.ndarray]:
+    """The image rows of every batch of one epoch, found by the targets' (unique) values."""
+    return [batches[i][1] for i in range(len(batches))]
+
+
+def test_training_batches_with_a_cap_train_on_capped_windows_and_change_them_every_epoch(
+    settings,
+):
+    from genre_ensemble.training import TrainingBatches
+
+    clips = np.repeat(np.arange(6), 19)
+    rows = np.arange(len(clips))
+    images = np.zeros((len(clips), 4, 4, 1), dtype=np.uint8)
+    augment = replace(settings.spec_augment, time_masks=0, freq_masks=0)
+    batches = TrainingBatches(
+        images, rows, batch_size=8, augment=augment, seed=3, clips=clips, windows_per_clip=4
+    )
+    assert len(batches) == 3  # 6 clips x 4 windows in batches of 8
+    epochs = []
+    for _ in range(3):
+        used = np.concatenate(_epoch_rows(batches))
+        assert len(used) == 24 and len(set(used)) == 24
+        assert np.all(np.bincount(clips[used], minlength=6) == 4)
+        epochs.append(set(used.tolist()))
+        batches.on_epoch_end()
+    assert epochs[0] != epochs[1] != epochs[2]
+
+
+def test_a_cap_no_clip_exceeds_changes_nothing(settings):
+    """The embedded default's 10 s clips have 5 windows: a cap >= 5 must leave every batch,
+    mask and weight exactly as without it."""
+    from genre_ensemble.training import TrainingBatches, train_member
+
+    images, index = _band_images(per_genre=10)  # 2 windows per clip
+    clips = pd.factorize(index["track"])[0]
+    plain = TrainingBatches(images, clips, batch_size=16, augment=settings.spec_augment, seed=5)
+    capped = TrainingBatches(
+        images, clips, batch_size=16, augment=settings.spec_augment, seed=5,
+        clips=clips, windows_per_clip=2,
+    )
+    for _ in range(2):
+        assert len(plain) == len(capped)
+        for i in range(len(plain)):
+            for left, right in zip(plain[i], capped[i], strict=True):
+                np.testing.assert_array_equal(left, right)
+        plain.on_epoch_end()
+        capped.on_epoch_end()
+    chosen = replace(settings, architecture="paper", filters=4, epochs=2, optimizer="sgd",
+                     learning_rate=0.01, lr_schedule="cosine")
+    _, every = train_member(images, index, replace(chosen, windows_per_clip=0), verbose=0)
+    _, two = train_member(images, index, replace(chosen, windows_per_clip=2), verbose=0)
+    _, one = train_member(images, index, replace(chosen, windows_per_clip=1), verbose=0)
+    pd.testing.assert_frame_equal(every, two)
+    assert not every.equals(one)  # a real cap trains on other batches

@@ -130,6 +130,7 @@ class TrainParams:
     lr_schedule: str
     epochs: int
     batch_size: int
+    windows_per_clip: int  # training windows per clip and epoch, drawn afresh; 0: all
     early_stopping: int
     seed: int
     threads: int  # TensorFlow intra-op threads: results depend on it, so it is fixed here
@@ -356,6 +357,7 @@ def _train(section: _Section) -> TrainParams:
         lr_schedule=section.choice("lr_schedule", LR_SCHEDULES),
         epochs=section.integer("epochs", minimum=1),
         batch_size=section.integer("batch_size", minimum=1),
+        windows_per_clip=section.integer("windows_per_clip", minimum=0),
         early_stopping=section.integer("early_stopping", minimum=0),
         seed=section.integer("seed", minimum=0),
         threads=section.integer("threads", minimum=1),

@@ -57,8 +57,43 @@ def spec_augment(
     return out
 
 
+def windows_to_train_on(
+    clips: np.ndarray, per_clip: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Row numbers of at most ``per_clip`` windows of every clip, drawn at random.
+
+    Parameters
+    ----------
+    clips : np.ndarray, shape (n_windows,), int
+        The clip (any integer code) each window was cut from.
+    per_clip : int
+        Windows kept per clip; a clip with fewer keeps all of them.
+    rng : np.random.Generator
+        Draws which windows of a longer clip are kept.
+
+    Returns
+    -------
+    np.ndarray, shape (n_kept,), int
+        Ascending row numbers into ``clips``; ``n_kept`` is the same for every draw.
+    """
+    keys = rng.random(len(clips))
+    by_clip = np.lexsort((keys, clips))  # each clip's windows together, in random order
+    sorted_clips = clips[by_clip]
+    starts = np.flatnonzero(np.r_[True, sorted_clips[1:] != sorted_clips[:-1]])
+    lengths = np.diff(np.r_[starts, len(clips)])
+    rank = np.arange(len(clips)) - np.repeat(starts, lengths)  # position within its clip
+    return np.sort(by_clip[rank < per_clip])
+
+
 class TrainingBatches(keras.utils.PyDataset):
-    """Shuffled, optionally masked mini-batches of uint8 images, reshuffled every epoch."""
+    """Shuffled, optionally masked mini-batches of uint8 images, reshuffled every epoch.
+
+    With ``clips`` and ``windows_per_clip``, every epoch trains on at most that many windows
+    of each clip, drawn afresh each epoch (params ``train.windows_per_clip``): an epoch of 30 s
+    clips cut into 19 overlapping windows then costs what a few windows cost, and over the
+    epochs every window is still seen. When no clip has more windows than that, the batches
+    are exactly those without the cap.
+    """
 
     def __init__(
         self,
@@ -68,6 +103,8 @@ class TrainingBatches(keras.utils.PyDataset):
         batch_size: int,
         augment: SpecAugmentParams,
         seed: int,
+        clips: np.ndarray | None = None,
+        windows_per_clip: int = 0,
     ) -> None:
         super().__init__()
         self.images, self.targets, self.batch_size, self.augment = (
@@ -76,11 +113,24 @@ class TrainingBatches(keras.utils.PyDataset):
             batch_size,
             augment,
         )
+        self.clips = None
+        if clips is not None and windows_per_clip:
+            counts = np.unique(clips, return_counts=True)[1]
+            if counts.max(initial=0) > windows_per_clip:
+                self.clips, self.windows_per_clip = np.asarray(clips), windows_per_clip
+                self.rows_per_epoch = int(np.minimum(counts, windows_per_clip).sum())
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(images))
+        self.order = self._epoch_order()
+
+    def _epoch_order(self) -> np.ndarray:
+        if self.clips is None:
+            return self.rng.permutation(len(self.images))
+        kept = windows_to_train_on(self.clips, self.windows_per_clip, self.rng)
+        return kept[self.rng.permutation(len(kept))]
 
     def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch_size)
+        rows = len(self.images) if self.clips is None else self.rows_per_epoch
+        return math.ceil(rows / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -90,7 +140,7 @@ class TrainingBatches(keras.utils.PyDataset):
         return batch, self.targets[rows]
 
     def on_epoch_end(self) -> None:
-        self.order = self.rng.permutation(len(self.images))
+        self.order = self._epoch_order()
 
 
 def seed_everything(seed: int) -> None:
@@ -139,6 +189,8 @@ def train_member(
         batch_size=settings.batch_size,
         augment=settings.spec_augment,
         seed=settings.seed,
+        clips=pd.factorize(index.loc[is_train, "track"])[0],
+        windows_per_clip=settings.windows_per_clip,
     )
     model = build_model(images.shape[1:], settings, steps_per_epoch=len(batches))
     all_callbacks = list(callbacks or [])
@@ -149,11 +201,12 @@ def train_member(
             )
         )
     logger.info(
-        "training %s on %d windows (%d val), %d epochs",
+        "training %s on %d windows (%d val), %d epochs of %d batches",
         model.name,
         is_train.sum(),
         is_val.sum(),
         settings.epochs,
+        len(batches),
     )
     model.fit(
         batches,
