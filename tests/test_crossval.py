@@ -202,6 +202,16 @@ def test_cv_queues_one_valid_experiment_per_fold(raw):
     assert ablation.QUEUE_START == ("dvc", "queue", "start", "-j", "1")
 
 
+def test_every_variant_is_a_valid_params_file(raw):
+    ablation = _ablation()
+    for name, (overrides, _) in ablation.EXPERIMENTS.items():
+        params = parse_params(_apply(raw, list(overrides)))
+        if name.startswith("long30"):
+            assert params.data.clip_seconds == params.synthetic.seconds == 30
+    capped = parse_params(_apply(raw, list(ablation.EXPERIMENTS["long30-cap6"][0])))
+    assert capped.train.windows_per_clip == 6
+
+
 def test_cv_runs_the_first_folds_of_the_partition_and_repeats_seeds(raw):
     ablation = _ablation()
     commands = ablation.cv_commands("default", 5, run_folds=2, seed=7)
