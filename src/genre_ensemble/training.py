@@ -90,9 +90,10 @@ class TrainingBatches(keras.utils.PyDataset):
 
     With ``clips`` and ``windows_per_clip``, every epoch trains on at most that many windows
     of each clip, drawn afresh each epoch (params ``train.windows_per_clip``): an epoch of 30 s
-    clips cut into 19 overlapping windows then costs what a few windows cost, and over the
-    epochs every window is still seen. When no clip has more windows than that, the batches
-    are exactly those without the cap.
+    clips cut into 19 overlapping windows then costs what a few windows cost, and the draws
+    spread over all windows (with 6 of 19 for 20 epochs, a given window is left out of every
+    epoch with probability (13/19)**20, about 0.05 %). When no clip has more windows than
+    that, the batches are exactly those without the cap.
     """
 
     def __init__(
@@ -201,12 +202,15 @@ def train_member(
             )
         )
     logger.info(
-        "training %s on %d windows (%d val), %d epochs of %d batches",
+        "training %s on %d windows (%d val), %d epochs of %d batches%s",
         model.name,
         is_train.sum(),
         is_val.sum(),
         settings.epochs,
         len(batches),
+        f" (at most {settings.windows_per_clip} windows per clip and epoch)"
+        if batches.clips is not None
+        else "",
     )
     model.fit(
         batches,
