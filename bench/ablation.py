@@ -54,6 +54,14 @@ PAPER: tuple[str, ...] = (
     "ensemble.weights=[1,1,1]",
 )
 
+# 200 synthetic clips of GTZAN's length, trained with oneDNN's kernels (the GTZAN-sized preset's)
+LONG30: tuple[str, ...] = (
+    "synthetic.seconds=30",
+    "data.clip_seconds=30",
+    "synthetic.clips_per_genre=20",
+    "train.cpu_kernels=onednn",
+)
+
 # name -> (overrides on top of params.yaml, what the row shows)
 EXPERIMENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "paper": (PAPER, "paper mode (figure images, whole clips, paper CNN, equal sum)"),
@@ -101,23 +109,9 @@ EXPERIMENTS: dict[str, tuple[tuple[str, ...], str]] = {
     # GTZAN's 30 s clips (19 windows each, not the default's 5) on a corpus small enough to
     # cross-validate: the cap on training windows per clip and epoch is what `long30-cap6`
     # adds to `long30`; both with oneDNN's kernels, as the GTZAN-sized preset uses them
-    "long30": (
-        (
-            "synthetic.seconds=30",
-            "data.clip_seconds=30",
-            "synthetic.clips_per_genre=20",
-            "train.cpu_kernels=onednn",
-        ),
-        "200 synthetic clips of 30 s, oneDNN's kernels",
-    ),
+    "long30": (LONG30, "200 synthetic clips of 30 s, oneDNN's kernels"),
     "long30-cap6": (
-        (
-            "synthetic.seconds=30",
-            "data.clip_seconds=30",
-            "synthetic.clips_per_genre=20",
-            "train.cpu_kernels=onednn",
-            "train.windows_per_clip=6",
-        ),
+        (*LONG30, "train.windows_per_clip=6"),
         "long30 + 6 of each clip's 19 training windows per epoch",
     ),
 }

@@ -2,7 +2,7 @@
 and the time DVC itself spends saving and checking out each stage's outputs.
 
     python bench/gtzan_scale.py                      # 100 clips per genre x 30 s: GTZAN's size
-    python bench/gtzan_scale.py --clips-per-genre 4 --seconds 6 --epochs 1    # a quick try
+    python bench/gtzan_scale.py --clips-per-genre 8 --seconds 6 --epochs 1    # a quick try
     python bench/gtzan_scale.py --set train.cpu_kernels=onednn --set train.windows_per_clip=6 \
         --label fast                                 # any param, as `dvc exp run -S` sets it
 
@@ -44,27 +44,41 @@ WORKSPACE = REPO / ".cache" / "bench" / "gtzan-scale"
 GIB = 1024**3
 
 
-def make_workspace(root: Path, args: argparse.Namespace) -> None:
-    """A fresh clone of HEAD with the corpus size (and epochs) of this run, committed."""
+def run_settings(args: argparse.Namespace) -> dict[str, object]:
+    """Dotted params key -> value of this run: the corpus size, ``--epochs``, every ``--set``."""
+    settings: dict[str, object] = {
+        "synthetic.clips_per_genre": args.clips_per_genre,
+        "synthetic.seconds": args.seconds,
+        "data.clip_seconds": args.seconds,
+    }
+    if args.epochs is not None:
+        settings["train.epochs"] = args.epochs
+    for override in args.set:
+        key, _, value = override.partition("=")
+        settings[key] = yaml.safe_load(value)  # as `dvc exp run -S` parses it
+    return settings
+
+
+def set_param(params: dict, key: str, value: object) -> None:
+    """Set dotted ``key`` in a loaded params.yaml; a key params.yaml lacks stops the run."""
+    *sections, name = key.split(".")
+    section = params
+    for part in sections:
+        section = section.get(part) if isinstance(section, dict) else None
+    if not isinstance(section, dict) or name not in section:
+        raise SystemExit(f"params.yaml has no key {key}")
+    section[name] = value
+
+
+def make_workspace(root: Path, settings: dict[str, object]) -> None:
+    """A fresh clone of HEAD with ``settings`` in its params.yaml, committed."""
     shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
     env = tool_env(root.parent)
     run(["git", "clone", "-q", str(REPO), str(root)], root.parent, env=env)
     params = yaml.safe_load((root / PARAMS_FILE).read_text())
-    params["synthetic"]["clips_per_genre"] = args.clips_per_genre
-    params["synthetic"]["seconds"] = args.seconds
-    params["data"]["clip_seconds"] = args.seconds
-    if args.epochs is not None:
-        params["train"]["epochs"] = args.epochs
-    for override in args.set:
-        key, _, value = override.partition("=")
-        *sections, name = key.split(".")
-        section = params
-        for part in sections:
-            section = section.get(part) if isinstance(section, dict) else None
-        if not isinstance(section, dict) or name not in section:
-            raise SystemExit(f"--set {override}: params.yaml has no key {key}")
-        section[name] = yaml.safe_load(value)
+    for key, value in settings.items():
+        set_param(params, key, value)
     (root / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "commit", "-q", "-am", "GTZAN-sized corpus"], root, env=tool_env(root))
 
@@ -153,7 +167,7 @@ def main() -> None:
     args = parser.parse_args()
 
     root = WORKSPACE
-    make_workspace(root, args)
+    make_workspace(root, run_settings(args))
     log = root.parent / "gtzan-scale.log"
     log.write_text("")
     stages = planned_stages(root)
