@@ -49,3 +49,20 @@ def test_scrambled_test_rows_change_neither_the_features_member_nor_its_validati
     np.testing.assert_array_equal(model[-1].coef_, model_b[-1].coef_)
     np.testing.assert_array_equal(probabilities[~is_test], probabilities_b[~is_test])
     assert not np.allclose(probabilities[is_test], probabilities_b[is_test])
+
+
+def test_window_statistics_are_each_rows_own_mean_and_std_to_the_last_bit():
+    """One reduction over all rows gives what a row-by-row mean / std gives, bit for bit, in
+    any memory layout: librosa's chroma comes column-major, where numpy would otherwise add up
+    frame by frame instead of summing each row on its own."""
+    from genre_ensemble.features import _statistics
+
+    frames = np.random.default_rng(0).gamma(0.5, size=(12, 431))
+    for values in (frames[:, 20:150], np.asfortranarray(frames)[:, 20:150], frames[0]):
+        stats = _statistics("chroma", values)
+        expected = {}
+        for row, series in enumerate(np.atleast_2d(values)):
+            expected[f"chroma{row}_mean"] = float(series.mean())
+            expected[f"chroma{row}_std"] = float(series.std())
+        assert list(stats) == list(expected)  # the columns' order
+        assert [stats[key] for key in expected] == list(expected.values())

@@ -18,10 +18,15 @@ from genre_ensemble.segments import frame_slices
 
 def _statistics(prefix: str, values: np.ndarray) -> dict[str, float]:
     """Mean and standard deviation over time of every row of ``values`` (rows, frames)."""
+    # One reduction over all rows. Rows laid out contiguously make numpy sum each row on its
+    # own (pairwise, as a row-by-row mean / std does), so the values are the same to the last
+    # bit; over a column-major array (librosa's chroma) it would add up frame by frame.
+    values = np.ascontiguousarray(np.atleast_2d(values))
+    means, stds = values.mean(axis=1).tolist(), values.std(axis=1).tolist()
     stats = {}
-    for row, series in enumerate(np.atleast_2d(values)):
-        stats[f"{prefix}{row}_mean"] = float(series.mean())
-        stats[f"{prefix}{row}_std"] = float(series.std())
+    for row, (mean, std) in enumerate(zip(means, stds, strict=True)):
+        stats[f"{prefix}{row}_mean"] = mean
+        stats[f"{prefix}{row}_std"] = std
     return stats
 
 
@@ -57,13 +62,16 @@ def window_features(
     hop_length = descriptors.hop_length
     stft = np.abs(librosa.stft(signal, n_fft=descriptors.n_fft, hop_length=hop_length))
     power = stft**2
+    # in Hz; the bandwidth is taken around it (librosa would otherwise compute it again)
+    centroid = librosa.feature.spectral_centroid(S=stft, sr=sr)
     frames = {
         "mfcc": librosa.feature.mfcc(
             S=librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr)),
             n_mfcc=descriptors.n_mfcc,
         ),
-        "centroid": librosa.feature.spectral_centroid(S=stft, sr=sr) / 1000.0,
-        "bandwidth": librosa.feature.spectral_bandwidth(S=stft, sr=sr) / 1000.0,
+        "centroid": centroid / 1000.0,
+        "bandwidth": librosa.feature.spectral_bandwidth(S=stft, sr=sr, centroid=centroid)
+        / 1000.0,
         "rolloff": librosa.feature.spectral_rolloff(S=stft, sr=sr) / 1000.0,
         "contrast": librosa.feature.spectral_contrast(S=stft, sr=sr),
         "flatness": librosa.feature.spectral_flatness(S=stft),

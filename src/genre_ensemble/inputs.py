@@ -109,25 +109,32 @@ def chunk_inputs(
     ``seconds`` is the length of the audio the chunks were cut from (reported only);
     ``musicnn_dir`` the folder of the musicnn wheel (used only with a musicnn member).
     """
+    from threadpoolctl import threadpool_limits
+
     from genre_ensemble.features import window_features
     from genre_ensemble.images import ImageJob, signal_images
+    from genre_ensemble.parallel import ITEM_THREADS
 
     names = [m for m in members if m in REPRESENTATIONS]
     job = ImageJob.from_params(params, names=names)
     images: dict[str, list[np.ndarray]] = {name: [] for name in names}
     rows: list[list[float]] = []
-    for chunk in chunks:
-        if names:
-            for name, windows in signal_images(chunk, job).items():
-                images[name].extend(windows)
-        if FEATURE_MEMBER in members:
-            descriptors = window_features(
-                chunk,
-                params.data.sample_rate,
-                segments=params.segments,
-                descriptors=params.features.descriptors,
-            )
-            rows.extend(list(row.values()) for row in descriptors)
+    # With the BLAS threads of the `images` and `features` stages' workers: descriptors'
+    # float sums depend on the thread count (with two threads some differ from the stage's in
+    # the last bit), and on these small matrices a second thread made a file 20 % slower.
+    with threadpool_limits(limits=ITEM_THREADS):
+        for chunk in chunks:
+            if names:
+                for name, windows in signal_images(chunk, job).items():
+                    images[name].extend(windows)
+            if FEATURE_MEMBER in members:
+                descriptors = window_features(
+                    chunk,
+                    params.data.sample_rate,
+                    segments=params.segments,
+                    descriptors=params.features.descriptors,
+                )
+                rows.extend(list(row.values()) for row in descriptors)
     stacked = {name: np.stack(windows) for name, windows in images.items()}
     features = np.asarray(rows, dtype=np.float64) if FEATURE_MEMBER in members else None
     if features is not None:
