@@ -13,7 +13,9 @@ and ``bench/results/ablation.md``.
 ``cv`` queues one experiment per fold (``dvc exp run --queue -n NAME-f<k> -S split.method=kfold
 -S split.folds=<folds> -S split.fold=<k>`` plus the variant's overrides), starts one queue worker
 (``dvc queue start -j 1``: one training at a time on a small machine) and waits until every
-queued fold has finished; ``genre-ensemble compare NAME ...`` then summarises the sweeps.
+queued fold has finished (a fold removed from the queue, ``dvc queue remove``, is no longer
+waited for, and counts as not run); ``genre-ensemble compare NAME ...`` then summarises the
+sweeps.
 """
 
 from __future__ import annotations
@@ -191,20 +193,40 @@ def queue_cv(
     return queued
 
 
+def still_waiting(queued: set[str], states: dict[str, str], *, missing_before: set[str]
+                  ) -> tuple[list[str], set[str]]:
+    """The experiments still to wait for, and those missing from ``states`` now.
+
+    An experiment missing from ``dvc exp show`` in two polls in a row was removed from the
+    queue (``dvc queue remove``, ``dvc exp remove``): it is no longer waited for.
+    """
+    missing = queued - states.keys()
+    waiting = sorted(
+        name for name in queued
+        if states.get(name) in UNFINISHED_STATES or (name in missing and name not in missing_before)
+    )
+    return waiting, missing
+
+
 def run_queue(queued: set[str]) -> int:
-    """Start one queue worker and wait for the ``queued`` experiments; 1 if one failed."""
+    """Start one queue worker and wait for the ``queued`` experiments; 1 if one failed or was
+    removed from the queue."""
     logger.info("%s", shlex.join(QUEUE_START))
     subprocess.run(list(QUEUE_START), cwd=ROOT, check=True)
+    missing: set[str] = set()
     while True:
         states = experiment_states(queued)
-        waiting = sorted(n for n in queued if states.get(n, "queued") in UNFINISHED_STATES)
+        waiting, missing = still_waiting(queued, states, missing_before=missing)
         if not waiting:
             break
         logger.info("waiting for %d of %d folds (%s)", len(waiting), len(queued), waiting[0])
         time.sleep(POLL_SECONDS)
-    failed = sorted(n for n in queued if states.get(n) != "success")
+    for name in sorted(missing):
+        logger.error("%s is no longer in the queue (removed?): not waited for", name)
+    failed = sorted(n for n in queued - missing if states.get(n) != "success")
     for name in failed:
         logger.error("%s failed: see `dvc queue logs %s`", name, name)
+    failed += sorted(missing)
     logger.info("done; compare with: genre-ensemble compare")
     return 1 if failed else 0
 

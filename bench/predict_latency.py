@@ -19,8 +19,9 @@ Example::
 With ``--workspace DIR`` (a folder holding params.yaml, models/ and metrics/ensemble.json of a
 finished run) and ``--clips DIR`` (real audio, e.g. 30 s GTZAN clips), it measures instead the
 batch tool after the models are loaded, in one process: one clip warm (median wall and CPU
-seconds, one core for audio), a folder of ``--files`` clips (the real ones repeated) with
-``--jobs`` workers, and the per-clip cost for several ``--batch`` sizes::
+seconds, one core for audio) and where its time goes (decoding, images, descriptors, the
+members), a folder of ``--files`` clips (the real ones repeated) with ``--jobs`` workers, and
+the per-clip cost for several ``--batch`` sizes::
 
     python bench/predict_latency.py --workspace ../scratch --clips gtzan-sample/full --files 100
 """
@@ -152,6 +153,7 @@ def batch_tool(workspace: Path, clips: list[Path], *, files: int, jobs: int,
            "one_clip_cpu_seconds": [round(c, 3) for _, c in one],
            "one_clip_wall_median": round(median(w for w, _ in one), 3),
            "one_clip_cpu_median": round(median(c for _, c in one), 3)}
+    out["one_clip_steps_ms"] = one_clip_steps(clips, members, params)
     folder_runs = [timed(run, folder, jobs, max(batches)) for _ in range(repeats)]
     out.update({"folder_files": files, "jobs": jobs,
                 "folder_wall_seconds": [round(w, 2) for w, _ in folder_runs],
@@ -167,6 +169,40 @@ def batch_tool(workspace: Path, clips: list[Path], *, files: int, jobs: int,
     out["per_clip_by_batch_files_jobs1"] = per_batch
     out["load_average_after"] = os.getloadavg()
     return out
+
+
+def one_clip_steps(clips: list[Path], members, params) -> dict[str, float]:
+    """Where one file's time goes, step by step, median ms over ``clips``: decoding, the CNN
+    members' window images, the features member's descriptors (each through
+    :func:`genre_ensemble.inputs.chunk_inputs`, as predict prepares a file), and the members'
+    predictions."""
+    from genre_ensemble.audio import load_clip
+    from genre_ensemble.classify import predict_inputs
+    from genre_ensemble.inputs import chunk_inputs, split_chunks
+    from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
+
+    sr = params.data.sample_rate
+    networks = [name for name in members.names if name in REPRESENTATIONS]
+    steps: dict[str, list[float]] = {"decode": [], "images": [], "descriptors": [],
+                                     "members": []}
+    for path in clips:
+        started = time.perf_counter()
+        signal = load_clip(path, sample_rate=sr, seconds=None)
+        chunks = split_chunks(signal, sr, params.data.clip_seconds)
+        decoded = time.perf_counter()
+        chunk_inputs(chunks, params, networks, seconds=0.0)
+        imaged = time.perf_counter()
+        chunk_inputs(chunks, params, [FEATURE_MEMBER], seconds=0.0)
+        described = time.perf_counter()
+        inputs = chunk_inputs(chunks, params, members.names, seconds=0.0)
+        prepared = time.perf_counter()
+        predict_inputs(inputs, members)
+        predicted = time.perf_counter()
+        for step, seconds in (("decode", decoded - started), ("images", imaged - decoded),
+                              ("descriptors", described - imaged),
+                              ("members", predicted - prepared)):
+            steps[step].append(seconds)
+    return {step: round(1000 * median(values), 1) for step, values in steps.items()}
 
 
 def parse_args() -> argparse.Namespace:

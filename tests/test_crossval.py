@@ -222,6 +222,20 @@ def test_cv_runs_the_first_folds_of_the_partition_and_repeats_seeds(raw):
         assert (params.split.folds, params.split.fold, params.train.seed) == (5, fold, 7)
 
 
+def test_the_cv_waiter_stops_waiting_for_folds_removed_from_the_queue():
+    ablation = _ablation()
+    queued = {"a-f0", "a-f1", "a-f2"}
+    states = {"a-f0": "success", "a-f1": "running"}  # a-f2 removed by hand
+    waiting, missing = ablation.still_waiting(queued, states, missing_before=set())
+    assert (waiting, missing) == (["a-f1", "a-f2"], {"a-f2"})  # once missing may be a race
+    waiting, missing = ablation.still_waiting(queued, states, missing_before=missing)
+    assert waiting == ["a-f1"]  # missing twice in a row: removed
+    states["a-f1"] = "failed"
+    assert ablation.still_waiting(queued, states, missing_before=missing)[0] == []
+    states["a-f2"] = "queued"  # back in the queue: waited for again
+    assert ablation.still_waiting(queued, states, missing_before=missing) == (["a-f2"], set())
+
+
 # ---------------------------------------------------------------------------------------------
 # a real `dvc exp` round trip
 
