@@ -126,3 +126,26 @@ def test_local_cluster_workers_keep_glibcs_malloc_default_unless_the_user_set_on
         seen = client.run(_worker_setting)  # worker address -> its environment's value
     assert len(seen) == 2 and set(seen.values()) == {users_setting}
     assert os.environ.get(MALLOC_TRIM_VARIABLE) == users_setting  # this process untouched
+
+
+def test_a_local_cluster_leaves_port_8787_to_the_users_own_dashboard():
+    """The scheduler serves HTTP even without a dashboard, by default on dask's dashboard port;
+    with that port taken it warned ("Port 8787 is already in use") and moved. It takes any
+    free port instead."""
+    import socket
+    import warnings
+
+    pytest.importorskip("dask.distributed", reason="pip install -r requirements-dask.txt")
+    from genre_ensemble.parallel import dask_client
+
+    with socket.socket() as held:
+        try:
+            held.bind((LOCAL_HOST, 8787))  # a user's dashboard
+            held.listen()
+        except OSError:
+            pass  # something holds the port already: the same situation
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with dask_client(1) as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+    assert not [w for w in caught if "already in use" in str(w.message)]

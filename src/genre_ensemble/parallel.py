@@ -58,8 +58,11 @@ def dask_client(n_workers: int, *, address: str | None = None) -> Iterator[Any]:
     try:
         with (
             dask.config.set(unset if users_setting is None else {}),
+            # no dashboard; the scheduler still serves HTTP (health, metrics), by default on
+            # 8787, which a user's own dashboard or a second cluster may hold: any free port
             LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                         host=LOCAL_HOST, dashboard_address=None) as cluster,
+                         host=LOCAL_HOST, dashboard_address=None,
+                         scheduler_kwargs={"dashboard_address": ":0"}) as cluster,
             Client(cluster) as client,
         ):
             yield client
