@@ -23,13 +23,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genre_ensemble.members import FEATURE_MEMBER, MUSICNN_MEMBER, REPRESENTATIONS
 from genre_ensemble.params import Params
 from genre_ensemble.paths import MUSICNN_WEIGHTS_DIR
+
+if TYPE_CHECKING:  # imports librosa, which waits until audio is processed
+    from genre_ensemble.images import ImageJob
 
 logger = logging.getLogger(__name__)
 
@@ -109,33 +114,24 @@ def chunk_inputs(
     ``seconds`` is the length of the audio the chunks were cut from (reported only);
     ``musicnn_dir`` the folder of the musicnn wheel (used only with a musicnn member).
     """
-    from threadpoolctl import threadpool_limits
-
-    from genre_ensemble.features import window_features
-    from genre_ensemble.images import ImageJob, signal_images
-    from genre_ensemble.parallel import ITEM_THREADS
+    from genre_ensemble.images import ImageJob
+    from genre_ensemble.parallel import call_with_thread_limit
 
     names = [m for m in members if m in REPRESENTATIONS]
-    job = ImageJob.from_params(params, names=names)
+    prepare = partial(_chunk_windows, job=ImageJob.from_params(params, names=names),
+                      params=params, with_features=FEATURE_MEMBER in members)
     images: dict[str, list[np.ndarray]] = {name: [] for name in names}
     rows: list[list[float]] = []
-    # With the BLAS threads of the `images` and `features` stages' workers: descriptors'
-    # float sums depend on the thread count (with two threads some differ from the stage's in
-    # the last bit), and on these small matrices a second thread costs more than it saves
-    # (preparing a real 30 s file: 0.56 s wall with two, 0.47 s with one).
-    with threadpool_limits(limits=ITEM_THREADS):
-        for chunk in chunks:
-            if names:
-                for name, windows in signal_images(chunk, job).items():
-                    images[name].extend(windows)
-            if FEATURE_MEMBER in members:
-                descriptors = window_features(
-                    chunk,
-                    params.data.sample_rate,
-                    segments=params.segments,
-                    descriptors=params.features.descriptors,
-                )
-                rows.extend(list(row.values()) for row in descriptors)
+    for chunk in chunks:
+        # as the `images` and `features` stages run each clip (parallel_map): with their BLAS
+        # threads. Descriptors' float sums depend on the thread count (with two threads some
+        # differ from the stage's in the last bit), and on these small matrices a second
+        # thread costs more than it saves (preparing a real 30 s file: 0.56 s wall with two,
+        # 0.47 s with one).
+        chunk_images, chunk_rows = call_with_thread_limit(prepare, chunk)
+        for name, windows in chunk_images.items():
+            images[name].extend(windows)
+        rows.extend(chunk_rows)
     stacked = {name: np.stack(windows) for name, windows in images.items()}
     features = np.asarray(rows, dtype=np.float64) if FEATURE_MEMBER in members else None
     if features is not None:
@@ -151,6 +147,22 @@ def chunk_inputs(
         musicnn=_musicnn_embeddings(chunks, params, musicnn_dir)
         if MUSICNN_MEMBER in members else None,
     )
+
+
+def _chunk_windows(chunk: np.ndarray, *, job: ImageJob, params: Params, with_features: bool
+                   ) -> tuple[dict[str, list[np.ndarray]], list[list[float]]]:
+    """One chunk's window images (of ``job.names``) and, ``with_features``, its window
+    descriptor rows."""
+    from genre_ensemble.features import window_features
+    from genre_ensemble.images import signal_images
+
+    images = signal_images(chunk, job) if job.names else {}
+    rows = []
+    if with_features:
+        descriptors = window_features(chunk, params.data.sample_rate, segments=params.segments,
+                                      descriptors=params.features.descriptors)
+        rows = [list(row.values()) for row in descriptors]
+    return images, rows
 
 
 def _musicnn_embeddings(chunks: Sequence[np.ndarray], params: Params,
