@@ -38,6 +38,28 @@ def single_thread() -> None:
         os.environ[name] = "1"
 
 
+# module -> the distributions that may provide it (.venv has tensorflow-cpu, .venv-gpu tensorflow)
+VERSIONED = {"numpy": ("numpy",), "librosa": ("librosa",), "PIL": ("pillow",),
+             "joblib": ("joblib",), "keras": ("keras",),
+             "tensorflow": ("tensorflow-cpu", "tensorflow"), "dvc": ("dvc",)}
+# Variables that change what a benchmark runs on (Keras's backend, the devices JAX or CUDA may
+# use, the OpenBLAS kernels some machines pin on purpose): recorded when set.
+RECORDED_ENVIRONMENT = ("KERAS_BACKEND", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES",
+                        "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _version(*distributions: str) -> str | None:
+    """The installed version of the first of ``distributions`` that is installed, else None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for distribution in distributions:
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
 def machine() -> dict:
     """CPU, cores, memory, load and library versions: what a number was measured on."""
     from genre_ensemble.runtime import cpu_name
@@ -48,18 +70,14 @@ def machine() -> dict:
     if meminfo.is_file():
         total_kib = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
         memory_gib = round(total_kib / 2**20, 1)
-    versions = {}
-    for module in ("numpy", "librosa", "PIL", "joblib", "keras", "tensorflow", "dvc"):
-        try:
-            from importlib.metadata import version
-
-            versions[module] = version({"PIL": "pillow", "tensorflow": "tensorflow-cpu"}.get(
-                module, module))
-        except Exception:  # not installed
-            versions[module] = None
+    versions = {module: _version(*distributions) for module, distributions in VERSIONED.items()}
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        # `taskset -c 0,1` leaves 2 of the machine's cores to the benchmark
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "environment": {name: os.environ[name] for name in RECORDED_ENVIRONMENT
+                        if name in os.environ},
         "memory_gib": memory_gib,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
