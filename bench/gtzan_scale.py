@@ -18,7 +18,9 @@ stage, each after the stages it depends on:
   its cache and writing ``dvc.lock``, which is what ``dvc repro`` adds after a command.
 
 Afterwards every cached output is deleted and ``dvc checkout <stage>`` timed, stage by stage.
-Writes ``bench/results/gtzan_scale.json`` (or ``gtzan_scale_<label>.json`` with ``--label``).
+Writes ``bench/results/gtzan_scale.json`` (or ``gtzan_scale_<label>.json`` with ``--label``),
+rewritten after every stage with ``"complete": false`` and the stages measured so far, so a run
+stopped part way (a default run at GTZAN's size takes about two hours) keeps what it measured.
 """
 
 from __future__ import annotations
@@ -172,19 +174,23 @@ def main() -> None:
     log.write_text("")
     stages = planned_stages(root)
     logger.info("%d stages: %s (log: %s)", len(stages), ", ".join(n for n, _ in stages), log)
+    name = "gtzan_scale" + (f"_{args.label}" if args.label else "")
     results: dict[str, dict] = {}
-    for name, command in stages:
-        logger.info("stage %s: %s", name, command)
-        results[name] = measured_command(root, command, args.interval, log)
-        results[name]["dvc_commit_s"] = timed(["dvc", "commit", "-f", "-q", name], root)
-        logger.info("stage %s: %s", name, results[name])
+    for stage, command in stages:
+        logger.info("stage %s: %s", stage, command)
+        results[stage] = measured_command(root, command, args.interval, log)
+        results[stage]["dvc_commit_s"] = timed(["dvc", "commit", "-f", "-q", stage], root)
+        logger.info("stage %s: %s", stage, results[stage])
+        # a run of hours keeps what it measured if it is stopped: rewritten after each stage
+        write_results(name, {"settings": vars(args), "complete": False,
+                             "stages_planned": [s for s, _ in stages], "stages": results})
     outputs = cached_outputs(root)
-    for name, _ in stages:
-        paths = outputs.get(name, [])
+    for stage, _ in stages:
+        paths = outputs.get(stage, [])
         for path in paths:
             remove(path)
-        results[name]["dvc_checkout_s"] = (timed(["dvc", "checkout", "-q", name], root)
-                                           if paths else 0.0)
+        results[stage]["dvc_checkout_s"] = (timed(["dvc", "checkout", "-q", stage], root)
+                                            if paths else 0.0)
     # exit status 0: pipelines and data up to date after the checkouts
     status = subprocess.run(["dvc", "status", "-q"], cwd=root, env=tool_env(root)).returncode
     metrics_text = (root / "metrics" / "metrics.json").read_text()
@@ -195,16 +201,15 @@ def main() -> None:
         "peak_rss_gib": max(r["peak_rss_gib"] for r in results.values()),
         "peak_pss_gib": max(r["peak_pss_gib"] for r in results.values()),
     }
-    rows = [(name, r["seconds"], r["peak_rss_gib"], r["peak_pss_gib"], r["dvc_commit_s"],
-             r["dvc_checkout_s"]) for name, r in results.items()]
+    rows = [(stage, r["seconds"], r["peak_rss_gib"], r["peak_pss_gib"], r["dvc_commit_s"],
+             r["dvc_checkout_s"]) for stage, r in results.items()]
     rows.append(("total", totals["stage_seconds"], totals["peak_rss_gib"],
                  totals["peak_pss_gib"], totals["dvc_commit_seconds"],
                  totals["dvc_checkout_seconds"]))
     print(table(rows, ["stage", "seconds", "peak RSS GiB", "peak PSS GiB", "dvc commit s",
                        "dvc checkout s"]))
-    name = "gtzan_scale" + (f"_{args.label}" if args.label else "")
     path = write_results(name, {
-        "settings": vars(args), "stages": results, "totals": totals,
+        "settings": vars(args), "complete": True, "stages": results, "totals": totals,
         "goals": {"stage_seconds": "< 1800", "peak_pss_gib": "< 4"},
         "dvc_status_clean_after_checkout": status == 0,
         "metrics": yaml.safe_load(metrics_text),

@@ -94,7 +94,8 @@ batches = TrainingBatches(images, targets, batch_size=32, augment=settings.spec_
 model = build_model(images.shape[1:], settings, steps_per_epoch=len(batches))
 model.fit(batches, epochs=1, verbose=0)
 weights = hashlib.sha256(b"".join(v.numpy().tobytes() for v in model.weights)).hexdigest()
-print(json.dumps({"weights": weights, "onednn": os.environ["TF_ENABLE_ONEDNN_OPTS"]}))
+print(json.dumps({"weights": weights, "onednn": os.environ["TF_ENABLE_ONEDNN_OPTS"],
+                  "bfc": os.environ["TF_CPU_ALLOCATOR_USE_BFC"]}))
 """
 
 
@@ -103,8 +104,10 @@ def test_each_cpu_kernel_choice_trains_reproducibly_and_the_choice_takes_effect(
     import subprocess
     import sys
 
-    def train_in_a_fresh_process(kernels: str) -> dict:
+    def train_in_a_fresh_process(kernels: str, **variables: str) -> dict:
         env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+        env.pop("TF_CPU_ALLOCATOR_USE_BFC", None)  # pin_cpu_kernels' choice unless set below
+        env.update(variables)
         result = subprocess.run(
             [sys.executable, "-c", TRAIN_ONCE, kernels, str(repo / "params.yaml")],
             env=env, capture_output=True, text=True, timeout=600,
@@ -116,3 +119,7 @@ def test_each_cpu_kernel_choice_trains_reproducibly_and_the_choice_takes_effect(
     assert onednn == again  # deterministic under oneDNN's kernels too
     assert (onednn["onednn"], eigen["onednn"]) == ("1", "0")
     assert onednn["weights"] != eigen["weights"]  # other kernels, so other sums: not a no-op
+    # the pooling allocator pin_cpu_kernels selects changes where tensors live, not the weights
+    plain_allocator = train_in_a_fresh_process("eigen", TF_CPU_ALLOCATOR_USE_BFC="false")
+    assert (eigen["bfc"], plain_allocator["bfc"]) == ("true", "false")
+    assert plain_allocator["weights"] == eigen["weights"]
