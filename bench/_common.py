@@ -45,7 +45,7 @@ VERSIONED = {"numpy": ("numpy",), "librosa": ("librosa",), "PIL": ("pillow",),
 # Variables that change what a benchmark runs on (Keras's backend, the devices JAX or CUDA may
 # use, the OpenBLAS kernels some machines pin on purpose): recorded when set.
 RECORDED_ENVIRONMENT = ("KERAS_BACKEND", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES",
-                        "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                        "TF_CPU_ALLOCATOR_USE_BFC", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def _version(*distributions: str) -> str | None:
