@@ -20,7 +20,7 @@ stage, each after the stages it depends on:
 Afterwards every cached output is deleted and ``dvc checkout <stage>`` timed, stage by stage.
 Writes ``bench/results/gtzan_scale.json`` (or ``gtzan_scale_<label>.json`` with ``--label``),
 rewritten after every stage with ``"complete": false`` and the stages measured so far, so a run
-stopped part way (a default run at GTZAN's size takes about two hours) keeps what it measured.
+stopped part way (a default run at GTZAN's size takes over an hour) keeps what it measured.
 """
 
 from __future__ import annotations
