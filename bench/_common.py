@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from genre_ensemble.runtime import CPU_ALLOCATOR_VARIABLE
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 BIN = Path(sys.executable).parent
@@ -45,7 +47,7 @@ VERSIONED = {"numpy": ("numpy",), "librosa": ("librosa",), "PIL": ("pillow",),
 # Variables that change what a benchmark runs on (Keras's backend, the devices JAX or CUDA may
 # use, the OpenBLAS kernels some machines pin on purpose): recorded when set.
 RECORDED_ENVIRONMENT = ("KERAS_BACKEND", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES",
-                        "TF_CPU_ALLOCATOR_USE_BFC", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                        CPU_ALLOCATOR_VARIABLE, "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def _version(*distributions: str) -> str | None:

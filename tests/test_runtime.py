@@ -104,9 +104,11 @@ def test_each_cpu_kernel_choice_trains_reproducibly_and_the_choice_takes_effect(
     import subprocess
     import sys
 
+    from genre_ensemble.runtime import CPU_ALLOCATOR_VARIABLE
+
     def train_in_a_fresh_process(kernels: str, **variables: str) -> dict:
         env = {**os.environ, "PYTHONPATH": str(repo / "src")}
-        env.pop("TF_CPU_ALLOCATOR_USE_BFC", None)  # pin_cpu_kernels' choice unless set below
+        env.pop(CPU_ALLOCATOR_VARIABLE, None)  # pin_cpu_kernels' choice unless set below
         env.update(variables)
         result = subprocess.run(
             [sys.executable, "-c", TRAIN_ONCE, kernels, str(repo / "params.yaml")],
@@ -120,6 +122,6 @@ def test_each_cpu_kernel_choice_trains_reproducibly_and_the_choice_takes_effect(
     assert (onednn["onednn"], eigen["onednn"]) == ("1", "0")
     assert onednn["weights"] != eigen["weights"]  # other kernels, so other sums: not a no-op
     # the pooling allocator pin_cpu_kernels selects changes where tensors live, not the weights
-    plain_allocator = train_in_a_fresh_process("eigen", TF_CPU_ALLOCATOR_USE_BFC="false")
+    plain_allocator = train_in_a_fresh_process("eigen", **{CPU_ALLOCATOR_VARIABLE: "false"})
     assert (eigen["bfc"], plain_allocator["bfc"]) == ("true", "false")
     assert plain_allocator["weights"] == eigen["weights"]
