@@ -221,3 +221,43 @@ def test_a_cap_no_clip_exceeds_changes_nothing(settings):
     _, one = train_member(images, index, replace(chosen, windows_per_clip=1), verbose=0)
     pd.testing.assert_frame_equal(every, two)
     assert not every.equals(one)  # a real cap trains on other batches
+
+
+def test_fit_without_tf_data_autotuning_trains_the_same_weights_and_restores_keras(settings):
+    from genre_ensemble.model import build_model
+    from genre_ensemble.training import (
+        FIT_ADAPTERS,
+        TrainingBatches,
+        seed_everything,
+        tf_data_autotune_off,
+    )
+
+    images, _ = _band_images(per_genre=10)
+    targets = np.arange(len(images)) % len(GENRES)
+    chosen = replace(settings, architecture="deep", filters=4, epochs=2)
+
+    def batches(count: int) -> TrainingBatches:
+        return TrainingBatches(
+            images[:count], targets[:count], batch_size=16, augment=chosen.spec_augment, seed=0
+        )
+
+    def adapters_autotune() -> list[bool]:
+        py_dataset_adapter, array_adapter = FIT_ADAPTERS
+        built = [py_dataset_adapter(batches(64)), array_adapter(images, targets, batch_size=16)]
+        return [adapter.get_tf_dataset().options().autotune.enabled for adapter in built]
+
+    def trained_weights() -> list[np.ndarray]:
+        seed_everything(chosen.seed)
+        training = batches(120)
+        model = build_model(images.shape[1:], chosen, steps_per_epoch=len(training))
+        model.fit(training, validation_data=(images[120:], targets[120:]), epochs=2, verbose=0)
+        return model.get_weights()
+
+    assert adapters_autotune() == [None, None]  # unset: TensorFlow's default, autotuning on
+    with_thread = trained_weights()
+    with tf_data_autotune_off():
+        assert adapters_autotune() == [False, False]
+        without_thread = trained_weights()
+    assert adapters_autotune() == [None, None]  # Keras as it was after the block
+    for first, second in zip(with_thread, without_thread, strict=True):
+        np.testing.assert_array_equal(first, second)
