@@ -21,6 +21,7 @@ not of TensorFlow. Writes ``bench/results/gpu_epoch_<label>.json`` with the back
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -78,7 +79,7 @@ def main() -> int:
     import keras
 
     from genre_ensemble.model import build_model
-    from genre_ensemble.training import TrainingBatches
+    from genre_ensemble.training import TrainingBatches, tf_data_autotune_off
 
     sys.path.insert(0, str(REPO / "bench"))
     from training import epoch_timer  # bench/training.py's per-epoch step timer
@@ -97,8 +98,12 @@ def main() -> int:
     logger.info("%s; %s, %d + %d images, batch %d", device, model.name, args.images, args.val,
                 settings.batch_size)
     timer = epoch_timer()
-    model.fit(batches, validation_data=(images[args.images:], targets[args.images:]),
-              epochs=args.epochs, callbacks=[timer], verbose=0)
+    # as train_member feeds fit on TensorFlow (tf.data's pipelines exist only there)
+    feeding = (tf_data_autotune_off() if keras.backend.backend() == "tensorflow"
+               else contextlib.nullcontext())
+    with feeding:
+        model.fit(batches, validation_data=(images[args.images:], targets[args.images:]),
+                  epochs=args.epochs, callbacks=[timer], verbose=0)
     later = timer.train_seconds[1:] or timer.train_seconds
     later_whole = timer.epoch_seconds[1:] or timer.epoch_seconds
     rows = [[device, round(timer.train_seconds[0], 2), round(median(later), 2),

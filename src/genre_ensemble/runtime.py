@@ -11,7 +11,7 @@ repository cannot test from one machine: README says what reproduces where.
 
 Which kernels, params ``train.cpu_kernels``: ``eigen`` (oneDNN's graph rewrites off: the
 kernels every result in README was trained with) or ``onednn`` (rewrites on: the same network
-trains about 2.5x faster on a CPU, to other weights). Either is pinned the same way on every
+trains about 1.6x faster on a CPU, to other weights). Either is pinned the same way on every
 machine.
 """
 
