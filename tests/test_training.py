@@ -241,7 +241,7 @@ def test_fit_without_tf_data_autotuning_trains_the_same_weights_and_restores_ker
             images[:count], targets[:count], batch_size=16, augment=chosen.spec_augment, seed=0
         )
 
-    def adapters_autotune() -> list[bool]:
+    def adapters_autotune() -> list[bool | None]:
         py_dataset_adapter, array_adapter = FIT_ADAPTERS
         built = [py_dataset_adapter(batches(64)), array_adapter(images, targets, batch_size=16)]
         return [adapter.get_tf_dataset().options().autotune.enabled for adapter in built]
