@@ -21,7 +21,6 @@ not of TensorFlow. Writes ``bench/results/gpu_epoch_<label>.json`` with the back
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
@@ -98,10 +97,7 @@ def main() -> int:
     logger.info("%s; %s, %d + %d images, batch %d", device, model.name, args.images, args.val,
                 settings.batch_size)
     timer = epoch_timer()
-    # as train_member feeds fit on TensorFlow (tf.data's pipelines exist only there)
-    feeding = (tf_data_autotune_off() if keras.backend.backend() == "tensorflow"
-               else contextlib.nullcontext())
-    with feeding:
+    with tf_data_autotune_off():  # as train_member feeds fit (a no-op under JAX)
         model.fit(batches, validation_data=(images[args.images:], targets[args.images:]),
                   epochs=args.epochs, callbacks=[timer], verbose=0)
     later = timer.train_seconds[1:] or timer.train_seconds

@@ -6,11 +6,13 @@ image size; the content does not change the cost. An epoch's rate counts only it
 steps (first step start to last step end), not the validation pass. Epoch 1 also traces the
 graph, so the rate is the median of the later epochs; epoch 1 is reported on its own.
 
-TensorFlow uses every core (its default); the machine's core count is in the results.
+TensorFlow runs as the train stage runs it: params.yaml's ``train.cpu_kernels`` (or
+``--cpu-kernels``) and ``train.threads`` intra-op threads, pinned before it loads; both are in
+the results with the machine.
 
 Example::
 
-    python bench/training.py --images 1024 --epochs 6
+    python bench/training.py --images 1024 --epochs 6 --cpu-kernels onednn --label onednn
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, median, table, write_results
 
+from genre_ensemble.params import CPU_KERNELS
 from genre_ensemble.paths import PARAMS_FILE
 
 logger = logging.getLogger("bench.training")
@@ -79,6 +82,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--architectures", nargs="+", default=["paper", "deep"])
     parser.add_argument("--params", type=Path, default=REPO / PARAMS_FILE)
+    parser.add_argument("--cpu-kernels", choices=CPU_KERNELS, default=None,
+                        help="TensorFlow's CPU kernels (default: params.yaml's train.cpu_kernels)")
+    parser.add_argument("--label", default="", help="results name: training_LABEL")
     return parser.parse_args()
 
 
@@ -86,16 +92,21 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args()
     from genre_ensemble.params import load_params
+    from genre_ensemble.runtime import pin_cpu_kernels, set_threads
+
+    params = load_params(args.params)
+    kernels = args.cpu_kernels or params.train.cpu_kernels
+    pin_cpu_kernels(kernels)  # as the train stage does, before TensorFlow loads
+    set_threads(params.train.threads)
     from genre_ensemble.representations import image_channels
     from genre_ensemble.training import train_member
 
-    params = load_params(args.params)
     shape = (params.images.height, params.images.width, image_channels(params.images.style))
     images, index = images_and_index(args.images, shape, args.val)
     results, rows = {}, []
     for architecture in args.architectures:
         settings = replace(params.train, architecture=architecture, epochs=args.epochs,
-                           early_stopping=0)
+                           early_stopping=0, cpu_kernels=kernels)
         timer = epoch_timer()
         logger.info("%s: %d images of %s, %d epochs", architecture, args.images, shape,
                     args.epochs)
@@ -112,11 +123,13 @@ def main() -> None:
         rows.append((architecture, int(model.count_params()), rates[0], median(later),
                      median(timer.train_seconds[1:] or timer.train_seconds)))
     print(f"\ntraining throughput, {args.images} images of {shape[0]}x{shape[1]}x{shape[2]}, "
-          f"batch {params.train.batch_size}, {params.train.optimizer}, median of epochs "
-          f"2..{args.epochs}")
+          f"batch {params.train.batch_size}, {params.train.optimizer}, {kernels} kernels, "
+          f"{params.train.threads} threads, median of epochs 2..{args.epochs}")
     print(table(rows, ["architecture", "parameters", "epoch 1 img/s", "img/s", "s/epoch"]))
-    path = write_results("training", {
-        "settings": {"images": args.images, "val": args.val, "epochs": args.epochs,
+    name = f"training_{args.label}" if args.label else "training"
+    path = write_results(name, {
+        "settings": {"cpu_kernels": kernels, "threads": params.train.threads,
+                     "images": args.images, "val": args.val, "epochs": args.epochs,
                      "shape": list(shape), "batch_size": params.train.batch_size,
                      "optimizer": params.train.optimizer, "filters": params.train.filters,
                      "spec_augment": vars(params.train.spec_augment)},

@@ -34,9 +34,9 @@ PINNED_VARIABLES: tuple[str, ...] = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_IS
 # TensorFlow's default CPU allocator hands large buffers back to the system when they are freed
 # (strace: thousands of 1-8 MB mmap/munmap pairs an epoch): training the deep CNN took ~185,000
 # page faults a second, over a third of its CPU time in the kernel. Its BFC allocator keeps a
-# pool instead. Where a tensor lives does not
-# change what is computed (the same weights with either, both kernel choices), so it is not
-# part of the machine record; a user's own setting is kept.
+# pool instead. Where a tensor lives does not change what is computed (the same weights with
+# either, both kernel choices), so it is not part of the machine record; a user's own setting
+# is kept.
 CPU_ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
 
 
