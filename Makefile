@@ -50,16 +50,16 @@ test: $(TEST_STAMP) musicnn
 
 # make gpu: install .venv-gpu and say which device training would use
 gpu: $(GPU_STAMP)
-	$(GPU_VENV)/bin/python -c "from genre_ensemble.runtime import training_device; print(training_device())"
+	$(GPU_VENV)/bin/python -c "from genre_ensemble.members.cnn.runtime import training_device; print(training_device())"
 
 # the pipeline with .venv-gpu's python first on PATH (dvc's stage commands run `python -m ...`)
 run-gpu: $(GPU_STAMP)
 	PATH=$(CURDIR)/$(GPU_VENV)/bin:$$PATH $(GPU_VENV)/bin/dvc repro
 
-# the pretrained musicnn weights: the musicnn 0.1.0 wheel file (sha256-pinned), not installed;
-# a no-op offline once it is there (genre_ensemble/musicnn_weights.py holds the pins and folder)
+# the pretrained members' weights: the musicnn 0.1.0 wheel file (sha256-pinned), not installed;
+# a no-op offline once it is there (genre_ensemble/members/pretrained/weights.py holds the pins)
 musicnn: $(STAMP)
-	$(BIN)/python -m genre_ensemble.musicnn_weights
+	$(BIN)/python -m genre_ensemble.members.pretrained.weights
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -68,25 +68,26 @@ lint: $(STAMP)
 report: $(STAMP)
 	$(BIN)/genre-ensemble report $(foreach rev,$(REVS),--rev $(rev))
 
-# the paper's protocol as one DVC experiment (overrides listed in bench/ablation.py)
+# the paper's protocol as one DVC experiment (its overrides: genre-ensemble sweep --list)
 paper: $(STAMP)
-	$(BIN)/python bench/ablation.py run paper
+	$(BIN)/genre-ensemble sweep paper
 
-# paper mode, each improvement alone, and the default; then the README's results table
-ablation: $(STAMP) musicnn
-	$(BIN)/python bench/ablation.py run
-	$(BIN)/python bench/ablation.py table
+# paper mode, each improvement alone and the default over 5 folds; then the README's table
+ABLATION := paper paper-clean paper-segments paper-deep paper-features paper-learned default
+ablation: $(STAMP)
+	$(BIN)/genre-ensemble sweep $(ABLATION) --folds 5
+	$(BIN)/python -m bench.cv_table
 
 # make cv VARIANTS="paper default" FOLDS=5   k-fold cross-validation of each variant as queued
-# DVC experiments (VARIANT-f0 ...), then the comparison; variants are those of bench/ablation.py
+# DVC experiments (VARIANT-f0 ...), then the comparison (the variants: genre-ensemble sweep --list)
 VARIANTS ?= paper default
 FOLDS ?= 5
 cv: $(STAMP) musicnn
-	$(BIN)/python bench/ablation.py cv $(VARIANTS) --folds $(FOLDS)
+	$(BIN)/genre-ensemble sweep $(VARIANTS) --folds $(FOLDS)
 	$(BIN)/genre-ensemble compare $(VARIANTS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
 
 clean-venv:
 	rm -rf $(VENV) $(GPU_VENV)

@@ -1,18 +1,21 @@
 """What keeping librosa's CQT filter banks in memory saves (``remember_cqt_filters``).
 
-    python bench/cqt_filters.py --clips ../shared/gtzan-sample/full --repeats 5
+    python -m bench.cqt_filters --clips ../shared/gtzan-sample/full --repeats 5
 
 CPU seconds (this process, numerical libraries on one thread) per 30 s clip, with the banks
 kept and with librosa's own builder (rebuilt on every call), in interleaved rounds so a shared
 machine's load weighs on both alike:
 
-- ``cqt``: :func:`genre_ensemble.representations.cqt_magnitude` of the whole clip (the image
-  stage's one CQT of a 30 s GTZAN clip);
-- ``images``: :func:`genre_ensemble.images.signal_images` of the whole clip with the default
-  image and window params (the stage's transforms and rendering of a 30 s GTZAN clip);
-- ``predict inputs``: :func:`genre_ensemble.inputs.file_inputs` of the file for the default
-  members (decoding, cutting into ``data.clip_seconds`` clips, images and descriptors: what
-  ``predict`` prepares per file before the networks run).
+- ``cqt``: :func:`genre_ensemble.members.cnn.representations.cqt_magnitude` of the whole clip
+  (the image stage's one CQT of a 30 s GTZAN clip);
+- ``images``: :func:`genre_ensemble.members.cnn.images.signal_images` of the whole clip with
+  the default image and window params (the stage's transforms and rendering of a 30 s GTZAN
+  clip);
+- ``predict inputs``: :func:`genre_ensemble.inference.inputs.file_inputs` of the file for the
+  default members (decoding, cutting into ``data.clip_seconds`` clips, images and descriptors:
+  what ``predict`` prepares per file before the networks run).
+
+The hook is :func:`genre_ensemble.members.cnn.cqt_filters.remember_cqt_filters`.
 
 Both variants give the same arrays (checked on every clip). Without ``--clips``, synthetic
 30 s clips are used. Writes ``bench/results/cqt_filters.json``.
@@ -32,19 +35,18 @@ import librosa.core.constantq
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, median, table, write_clips, write_results  # noqa: E402
+from bench.common import REPO, median, program, table, write_clips, write_results
+from genre_ensemble.core.paths import PARAMS_FILE
+from genre_ensemble.corpus.audio import load_clip
+from genre_ensemble.inference.inputs import file_inputs
+from genre_ensemble.members.cnn import cqt_filters
+from genre_ensemble.members.cnn.images import ImageJob, signal_images
+from genre_ensemble.members.cnn.representations import cqt_magnitude
+from genre_ensemble.members.registry import load_params
 
-from genre_ensemble import representations  # noqa: E402
-from genre_ensemble.audio import load_clip  # noqa: E402
-from genre_ensemble.images import ImageJob, signal_images  # noqa: E402
-from genre_ensemble.inputs import file_inputs  # noqa: E402
-from genre_ensemble.params import load_params  # noqa: E402
-from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
-
-logger = logging.getLogger("cqt_filters")
+logger = logging.getLogger("bench.cqt_filters")
 MODULE = librosa.core.constantq
-NAME = representations._FILTER_FFT_NAME
+NAME = cqt_filters._FILTER_FFT_NAME
 
 
 def cpu_seconds(function: Callable[[], object]) -> float:
@@ -55,13 +57,13 @@ def cpu_seconds(function: Callable[[], object]) -> float:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=Path, default=None, help="folder of 30 s clips")
     parser.add_argument("--files", type=int, default=5, help="clips to use (default: 5)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default: 5)")
     args = parser.parse_args()
     params = load_params(REPO / PARAMS_FILE)
-    members = list(params.ensemble.members)
+    members = [params.member(name) for name in params.ensemble.members]
     sr = params.data.sample_rate
     with tempfile.TemporaryDirectory() as temp:
         if args.clips is None:
@@ -72,13 +74,13 @@ def main() -> int:
         cqt = params.images.cqt
         job = ImageJob.from_params(params)
         tasks: dict[str, Callable[[Path, np.ndarray], object]] = {
-            "cqt": lambda p, y: representations.cqt_magnitude(
+            "cqt": lambda p, y: cqt_magnitude(
                 y, sr=sr, hop_length=cqt.hop_length, fmin=cqt.fmin, n_bins=cqt.n_bins,
                 bins_per_octave=cqt.bins_per_octave),
             "images": lambda p, y: signal_images(y, job),
-            "predict inputs": lambda p, y: file_inputs(p, params, members),
+            "predict inputs": lambda p, y: file_inputs(p, params, members, root=REPO),
         }
-        representations.remember_cqt_filters()
+        cqt_filters.remember_cqt_filters()
         kept = getattr(MODULE, NAME)
 
         def rebuilt_each_call(*args, **kwargs):  # librosa's builder, marked as installed so

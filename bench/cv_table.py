@@ -1,31 +1,53 @@
-"""The README's results table from the cross-validation sweeps of ``bench/ablation.py cv``.
+"""The README's results table from the cross-validation sweeps of ``genre-ensemble sweep``.
 
-    python bench/cv_table.py            # in the repository whose experiments hold the sweeps
+    genre-ensemble sweep paper paper-clean ... default --folds 5   # the sweeps, first
+    python -m bench.cv_table       # in the repository whose experiments hold the sweeps
 
-For every variant (experiments ``<variant>-f<k>``): folds, the ensemble's mean accuracy and
-macro F1 over folds with 95 % t intervals, the paired difference against ``paper`` on the same
-(fold, clip) pairs with its bootstrap interval and exact McNemar p-value, and each member's mean
-accuracy; plus the seed spread of ``default`` on fold 0 (``default-f0`` and the
-``default-seed<n>-f0`` experiments). All statistics come from ``genre-ensemble compare``'s
-library (:mod:`genre_ensemble.compare`). Writes ``bench/results/cv.json`` and ``cv.md``.
+For every variant of the paper's ladder that has run (:data:`ORDER`: paper mode, each
+improvement alone and the default, as :data:`genre_ensemble.experiments.sweeps.VARIANTS` lists
+them; experiments ``<variant>-f<k>``): folds, the ensemble's mean accuracy and macro F1 over
+folds with 95 % t intervals, the paired difference against ``paper`` on the same (fold, clip)
+pairs with its bootstrap interval and exact McNemar p-value, and each member's mean accuracy
+(the members are the outcomes tables' columns that every variant has); plus the seed spread of
+``default`` on fold 0 (``default-f0`` and the ``default-seed<n>-f0`` experiments). All
+statistics come from ``genre-ensemble compare``'s library
+(:mod:`genre_ensemble.experiments.compare`). Writes ``bench/results/cv.json`` and ``cv.md``.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, write_results
+import pandas as pd
 
-from genre_ensemble.compare import collect, compare, to_json
-from genre_ensemble.crossval import ENSEMBLE, group_variants
-from genre_ensemble.members import MEMBERS
+from bench.common import RESULTS, program, write_results
+from genre_ensemble.evaluation.outcomes import ENSEMBLE
+from genre_ensemble.experiments.compare import collect, compare, to_json
+from genre_ensemble.experiments.crossval import REPLICATE, group_variants
+from genre_ensemble.experiments.sweeps import VARIANTS
 
-ORDER = ("paper", "paper-clean", "paper-segments", "paper-deep", "paper-learned",
-         "paper-features", "default")
+# The table's rows: the paper's ladder (paper mode, each improvement alone, the default), in
+# the order the sweeps list them; the other variants (opt-in members, kernels, clip length)
+# are compared elsewhere.
+ORDER = tuple(name for name in VARIANTS if name == "default" or name.startswith("paper"))
 SEED_VARIANT = re.compile(r"^default(-seed\d+)?$")
+# The outcomes columns that are not a model's prediction.
+NOT_MODELS = (REPLICATE, "track", "genre")
+
+
+def member_columns(variants: dict[str, pd.DataFrame]) -> list[str]:
+    """The members every variant predicted: the outcomes columns other than the replicate,
+    track, genre and ensemble, in the first variant's column order."""
+    tables = list(variants.values())
+    if not tables:
+        return []
+    return [column for column in tables[0].columns
+            if column not in (*NOT_MODELS, ENSEMBLE)
+            and all(column in outcomes.columns for outcomes in tables[1:])]
 
 
 def _pct(interval: dict) -> str:
@@ -39,14 +61,17 @@ def _signed(interval: dict) -> str:
 
 
 def main() -> None:
-    root = Path.cwd()
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=Path.cwd(),
+                        help="the repository whose DVC experiments hold the sweeps "
+                             "(default: the current folder)")
+    root = parser.parse_args().repo
     variants = group_variants(collect(root, []))
     table_variants = {name: variants[name] for name in ORDER if name in variants}
     ensemble = to_json(compare(table_variants, baseline="paper", model=ENSEMBLE))
     members = {
         member: to_json(compare(table_variants, baseline="paper", model=member))
-        for member in MEMBERS
-        if all(member in outcomes.columns for outcomes in table_variants.values())
+        for member in member_columns(table_variants)
     }
     paired = {item["variant"]: item for item in ensemble["comparisons"]}
     lines = [
@@ -66,7 +91,7 @@ def main() -> None:
     seeds = {}
     for name, outcomes in variants.items():
         if SEED_VARIANT.match(name):
-            fold0 = outcomes[outcomes["replicate"] == "split.fold=0"]
+            fold0 = outcomes[outcomes[REPLICATE] == "split.fold=0"]
             if len(fold0):
                 seeds[name] = float((fold0[ENSEMBLE] == fold0["genre"]).mean())
     spread = None

@@ -1,7 +1,7 @@
 """The images and features stages on dask.distributed against loky: wall time and equal bytes.
 
 Both stages run as ``dvc repro`` runs them (their entry functions, in a fresh workspace with a
-manifest of synthetic clips), with ``images.n_jobs`` workers, once on ``loky`` and once on
+manifest of synthetic clips), with ``parallel.n_jobs`` workers, once on ``loky`` and once on
 ``dask`` (a local cluster of worker processes on 127.0.0.1, started by each stage as when
 ``DASK_SCHEDULER_ADDRESS`` is unset, so its start-up is in the time). Runs alternate between
 the backends, ``--repeats`` rounds; each run's wall time and the 1-minute load average before
@@ -10,8 +10,8 @@ the first loky run's.
 
 Example::
 
-    python bench/dask_vs_loky.py --clips 100 --repeats 1
-    python bench/dask_vs_loky.py --clips 1000 --label gtzan    # GTZAN's size, 30 s clips
+    python -m bench.dask_vs_loky --clips 100 --repeats 1
+    python -m bench.dask_vs_loky --clips 1000 --label gtzan    # GTZAN's size, 30 s clips
 """
 
 from __future__ import annotations
@@ -21,19 +21,17 @@ import hashlib
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, manifest_for, median, table, write_clips, write_results
-
-from genre_ensemble.params import Params, load_params  # noqa: E402
-from genre_ensemble.paths import FEATURES_TABLE, IMAGES_DIR, MANIFEST, PARAMS_FILE  # noqa: E402
-from genre_ensemble.stages.features import features  # noqa: E402
-from genre_ensemble.stages.images import images  # noqa: E402
+from bench.common import REPO, manifest_for, median, program, table, write_clips, write_results
+from genre_ensemble.core.params import Params
+from genre_ensemble.core.paths import FEATURES_TABLE, IMAGES_DIR, MANIFEST, PARAMS_FILE
+from genre_ensemble.members.registry import load_params
+from genre_ensemble.stages.features import features
+from genre_ensemble.stages.images import images
 
 logger = logging.getLogger("bench.dask_vs_loky")
 BACKENDS = ("loky", "dask")
@@ -43,7 +41,7 @@ PROJECTED_CLIPS = 1000  # GTZAN's size
 def stage_params(path: Path, backend: str, n_jobs: int, seconds: float) -> Params:
     params = load_params(path)
     return replace(params, data=replace(params.data, clip_seconds=seconds),
-                   images=replace(params.images, n_jobs=n_jobs, backend=backend))
+                   parallel=replace(params.parallel, n_jobs=n_jobs, backend=backend))
 
 
 def run_stages(root: Path, manifest, params: Params) -> dict[str, float]:
@@ -75,10 +73,10 @@ def digest(root: Path) -> str:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=30.0, help="clip length")
-    parser.add_argument("--jobs", type=int, default=2, help="images.n_jobs")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel.n_jobs")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of loky then dask")
     parser.add_argument("--params", type=Path, default=REPO / PARAMS_FILE)
     parser.add_argument("--label", default=None, help="results file suffix: dask_vs_loky_LABEL")

@@ -1,6 +1,6 @@
 """Duplicate audit: detection rate per transformation, false positives, cost.
 
-    python bench/duplicates.py [--clips-per-genre 15] [--timing-clips 1000]
+    python -m bench.duplicates [--clips-per-genre 15] [--timing-clips 1000]
                                [--sample ../shared/gtzan-sample]
 
 Corpora: a synthetic one (10 s clips, params.yaml's corpus seed and difficulty) and, when the
@@ -19,6 +19,9 @@ Cost: fingerprinting 30 s synthetic clips (one thread) and matching the fingerpr
 ``--timing-clips`` of them (the corpus is generated once into .cache/bench/duplicates); the
 distinct pairs of that corpus count as false-positive trials too.
 
+Matching is :func:`genre_ensemble.corpus.duplicates.find_duplicates` on the fingerprints of
+:func:`genre_ensemble.corpus.fingerprint.clip_fingerprint`.
+
 Writes bench/results/duplicates.json.
 """
 
@@ -27,11 +30,12 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import REPO, median, single_thread, table, write_results
+from bench.common import REPO, median, program, single_thread, table, write_results
 
 CACHE = REPO / ".cache" / "bench" / "duplicates"
 SAME_AUDIO_CORRELATION = 0.9  # waveform correlation that makes two clips one recording
@@ -75,7 +79,7 @@ OFFSETS = {"offset +1 s": 1.0, "offset -1 s": 1.0, "ogg + x0.3 + 1 s": 1.0, "ogg
 
 
 def load_folder(folder: Path, sr: int) -> dict:
-    from genre_ensemble.audio import load_clip
+    from genre_ensemble.corpus.audio import load_clip
 
     return {p.stem: load_clip(p, sample_rate=sr, seconds=None)
             for p in sorted(folder.rglob("*.wav"))}
@@ -91,7 +95,7 @@ def same_audio(x, y) -> float:
 
 
 def audit_distinct(signals: dict, fingerprints: dict, settings: dict) -> dict:
-    from genre_ensemble.fingerprint import find_duplicates
+    from genre_ensemble.corpus.duplicates import find_duplicates
 
     n = len(signals)
     flagged = find_duplicates(fingerprints, **settings)
@@ -123,7 +127,8 @@ def audit_copies(signals: dict, fingerprints: dict, sr: int, settings: dict,
                  repeats: set) -> dict:
     import numpy as np
 
-    from genre_ensemble.fingerprint import FRAME_SECONDS, clip_fingerprint, find_duplicates
+    from genre_ensemble.corpus.duplicates import find_duplicates
+    from genre_ensemble.corpus.fingerprint import FRAME_SECONDS, clip_fingerprint
 
     results = {}
     for name, transform in transformations(sr).items():
@@ -155,12 +160,14 @@ def audit_copies(signals: dict, fingerprints: dict, sr: int, settings: dict,
 
 
 def timing(count: int, sr: int, settings: dict, log) -> dict:
-    from genre_ensemble.fingerprint import clip_fingerprint, find_duplicates
-    from genre_ensemble.genres import GENRES
-    from genre_ensemble.params import load_params
-    from genre_ensemble.synthetic import write_corpus
+    from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+    from genre_ensemble.core.paths import PARAMS_FILE
+    from genre_ensemble.corpus.duplicates import find_duplicates
+    from genre_ensemble.corpus.fingerprint import clip_fingerprint
+    from genre_ensemble.corpus.synthetic import write_corpus
+    from genre_ensemble.members.registry import load_params
 
-    corpus = load_params(REPO / "params.yaml").synthetic
+    corpus = load_params(REPO / PARAMS_FILE).synthetic
     per_genre = -(-count // len(GENRES))
     folder = CACHE / f"synthetic-30s-{per_genre}"
     if not (folder / GENRES[-1] / f"{GENRES[-1]}.{per_genre - 1:05d}.wav").is_file():
@@ -191,20 +198,19 @@ def timing(count: int, sr: int, settings: dict, log) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--clips-per-genre", type=int, default=15)
     parser.add_argument("--timing-clips", type=int, default=1000)
     parser.add_argument("--sample", type=Path, default=REPO.parent / "shared" / "gtzan-sample")
     args = parser.parse_args()
     single_thread()
     logging.basicConfig(level=logging.WARNING)
-    import tempfile
+    from genre_ensemble.core.paths import PARAMS_FILE
+    from genre_ensemble.corpus import fingerprint as fp
+    from genre_ensemble.corpus.synthetic import write_corpus
+    from genre_ensemble.members.registry import load_params
 
-    from genre_ensemble import fingerprint as fp
-    from genre_ensemble.params import load_params
-    from genre_ensemble.synthetic import write_corpus
-
-    params = load_params(REPO / "params.yaml")
+    params = load_params(REPO / PARAMS_FILE)
     sr = params.data.sample_rate
     settings = {"threshold": fp.DEFAULT_THRESHOLD, "min_overlap_seconds": 1.0, "min_votes": 2,
                 "max_postings": 32}

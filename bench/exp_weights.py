@@ -3,10 +3,10 @@
 (With a fourth member in ``ensemble.members``, e.g. features, the setting is
 ``[2,1,0.5,1]``: params.yaml needs one weight per member.)
 
-Needs a workspace with a completed pipeline run: the repository's own when it has one
-(``dvc repro`` was run in it: dvc.lock, models/, metrics/), else the bench runs ``dvc repro``
-once in ``.cache/bench/pipeline`` with params.yaml as it is (10-20 minutes on 2 cores) and
-reuses it afterwards (``--fresh`` redoes it).
+Needs a workspace with a completed pipeline run (:func:`bench.common.pipeline_workspace`): the
+repository's own when it has one (``dvc repro`` was run in it: dvc.lock, models/, metrics/),
+else the bench runs ``dvc repro`` once in ``.cache/bench/pipeline`` with params.yaml as it is
+(10-20 minutes on 2 cores) and reuses it afterwards (``--fresh`` redoes it).
 
 Each timed run starts from a fresh copy of that workspace, runs ``dvc status`` once untimed
 (so DVC's file-hash cache is as warm as in a working repository), then times the experiment.
@@ -16,7 +16,7 @@ own import log that no stage process imported TensorFlow or Keras.
 
 Example::
 
-    python bench/exp_weights.py --repeats 3
+    python -m bench.exp_weights --repeats 3
 """
 
 from __future__ import annotations
@@ -26,22 +26,21 @@ import logging
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (
+from bench.common import (
     REPO,
+    bench_env,
     median,
     pipeline_workspace,
-    run,
+    program,
     table,
-    tool_env,
     workspace_settings,
     write_results,
 )
+from bench.workspace import run_checked
 
 logger = logging.getLogger("bench.exp_weights")
 WEIGHTS = [2, 1, 0.5]  # stft, cqt, chroma; any further member (features) gets 1
@@ -54,8 +53,8 @@ def experiment(workspace: Path, setting: str, *, import_log: bool = False) -> di
     with tempfile.TemporaryDirectory(dir=REPO / ".cache" / "bench", prefix="exp-") as tmp:
         root = Path(tmp) / "repo"
         shutil.copytree(workspace, root, symlinks=True)
-        env = tool_env(root)
-        run(["dvc", "status"], root, env=env)
+        env = bench_env(root)
+        run_checked(["dvc", "status"], root, env)
         if import_log:
             env = {**env, "PYTHONPROFILEIMPORTTIME": "1"}
         started = time.perf_counter()
@@ -76,7 +75,7 @@ def experiment(workspace: Path, setting: str, *, import_log: bool = False) -> di
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fresh", action="store_true",
                         help="redo the pipeline run in .cache/bench/pipeline")

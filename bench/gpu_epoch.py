@@ -1,21 +1,25 @@
 """Epoch time of the default deep CNN at GTZAN's size, on whatever device Keras trains on.
 
-    python bench/gpu_epoch.py --label cpu                       # .venv: TensorFlow on the CPU
-    python bench/gpu_epoch.py --label cpu-onednn --cpu-kernels onednn   # train.cpu_kernels
-    KERAS_BACKEND=jax python bench/gpu_epoch.py --label gpu     # a GPU machine with JAX
+    python -m bench.gpu_epoch --label cpu                       # .venv: TensorFlow on the CPU
+    python -m bench.gpu_epoch --label cpu-onednn --cpu-kernels onednn   # train.cpu_kernels
+    KERAS_BACKEND=jax python -m bench.gpu_epoch --label gpu     # a GPU machine with JAX
 
 GTZAN's size with the default params: 1000 clips of 30 s, 19 windows of 3 s each; 59.5 % of
 the clips train (85 % not test, 70 % of that not validation), 25.5 % validate: 11,305 training
 and 4,845 validation images of params.yaml's image size (random pixels: the content does not
-change the cost). The model, optimizer, batch size and SpecAugment batches are the train
-stage's (:func:`genre_ensemble.model.build_model`,
-:class:`genre_ensemble.training.TrainingBatches`); an epoch's training steps are timed (first
-step start to last step end, plus the whole epoch with its validation pass), epoch 1 (tracing,
-compilation) reported on its own.
+change the cost), labelled with GTZAN's ten genres in turn. The model, optimizer, batch size
+and SpecAugment batches are the train stage's
+(:func:`genre_ensemble.members.cnn.networks.build_model`,
+:class:`genre_ensemble.members.cnn.training.TrainingBatches`), fed to ``fit`` as
+:func:`~genre_ensemble.members.cnn.training.train_member` feeds it
+(:func:`genre_ensemble.members.cnn.keras_private.tf_data_autotune_off`); an epoch's training
+steps are timed (first step start to last step end, plus the whole epoch with its validation
+pass), epoch 1 (tracing, compilation) reported on its own.
 
-It does not call :func:`genre_ensemble.training.train_member`, which seeds TensorFlow itself:
-this script also runs under Keras's JAX backend, for machines that have a GPU build of JAX but
-not of TensorFlow. Writes ``bench/results/gpu_epoch_<label>.json`` with the backend and device.
+It does not call :func:`genre_ensemble.members.cnn.training.train_member`, which seeds
+TensorFlow itself: this script also runs under Keras's JAX backend, for machines that have a
+GPU build of JAX but not of TensorFlow. Writes ``bench/results/gpu_epoch_<label>.json`` with the
+backend and device.
 """
 
 from __future__ import annotations
@@ -25,16 +29,15 @@ import logging
 import os
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, median, table, write_results  # noqa: E402
-
-from genre_ensemble.genres import N_CLASSES  # noqa: E402
-from genre_ensemble.params import CPU_KERNELS, load_params  # noqa: E402
-from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
+from bench.common import REPO, median, program, table, write_results
+from bench.training import epoch_timer  # bench.training's per-epoch step timer
+from genre_ensemble.core.labels import GTZAN_GENRES
+from genre_ensemble.core.paths import PARAMS_FILE
+from genre_ensemble.members.cnn.runtime import CPU_KERNELS
+from genre_ensemble.members.registry import load_params
 
 logger = logging.getLogger("bench.gpu_epoch")
 GTZAN_TRAIN_IMAGES = 11305
@@ -52,7 +55,7 @@ def device_name() -> str:
         device = jax.devices()[0]
         return f"jax {jax.__version__}: {device.platform}:{device.id} ({device.device_kind})"
     if backend == "tensorflow":
-        from genre_ensemble.runtime import training_device
+        from genre_ensemble.members.cnn.runtime import training_device
 
         return f"tensorflow: {training_device()}"
     return backend
@@ -60,7 +63,7 @@ def device_name() -> str:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=GTZAN_TRAIN_IMAGES)
     parser.add_argument("--val", type=int, default=GTZAN_VAL_IMAGES)
     parser.add_argument("--epochs", type=int, default=3)
@@ -71,28 +74,26 @@ def main() -> int:
     params = load_params(REPO / PARAMS_FILE)
     kernels = args.cpu_kernels or params.train.cpu_kernels
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-        from genre_ensemble.runtime import pin_cpu_kernels, set_threads
+        from genre_ensemble.members.cnn.runtime import pin_cpu_kernels, set_threads
 
         pin_cpu_kernels(kernels)  # as the train stage does, before TensorFlow loads
         set_threads(params.train.threads)
-    import keras
+    import keras  # after the kernels are pinned
 
-    from genre_ensemble.model import build_model
-    from genre_ensemble.training import TrainingBatches, tf_data_autotune_off
-
-    sys.path.insert(0, str(REPO / "bench"))
-    from training import epoch_timer  # bench/training.py's per-epoch step timer
+    from genre_ensemble.members.cnn.keras_private import tf_data_autotune_off
+    from genre_ensemble.members.cnn.networks import build_model
+    from genre_ensemble.members.cnn.training import TrainingBatches
 
     settings = replace(params.train, epochs=args.epochs, early_stopping=0)
     shape = (params.images.height, params.images.width, 1)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (args.images + args.val, *shape), dtype=np.uint8)
-    targets = np.arange(len(images)) % N_CLASSES
+    targets = np.arange(len(images)) % len(GTZAN_GENRES)
     keras.utils.set_random_seed(settings.seed)
     batches = TrainingBatches(images[: args.images], targets[: args.images],
                               batch_size=settings.batch_size, augment=settings.spec_augment,
                               seed=settings.seed)
-    model = build_model(shape, settings, steps_per_epoch=len(batches))
+    model = build_model(shape, len(GTZAN_GENRES), settings, steps_per_epoch=len(batches))
     device = device_name()
     logger.info("%s; %s, %d + %d images, batch %d", device, model.name, args.images, args.val,
                 settings.batch_size)

@@ -1,15 +1,19 @@
 """The default pipeline end to end at GTZAN's size: wall time and peak memory of every stage,
 and the time DVC itself spends saving and checking out each stage's outputs.
 
-    python bench/gtzan_scale.py                      # 100 clips per genre x 30 s: GTZAN's size
-    python bench/gtzan_scale.py --clips-per-genre 8 --seconds 6 --epochs 1    # a quick try
-    python bench/gtzan_scale.py --set train.cpu_kernels=onednn --set train.windows_per_clip=6 \
+    python -m bench.gtzan_scale                      # 100 clips per genre x 30 s: GTZAN's size
+    python -m bench.gtzan_scale --clips-per-genre 8 --seconds 6 --epochs 1    # a quick try
+    python -m bench.gtzan_scale --set train.cpu_kernels=onednn --set train.windows_per_clip=6 \
         --label fast                                 # any param, as `dvc exp run -S` sets it
 
 A fresh ``git clone`` of this repository's HEAD in ``.cache/bench/gtzan-scale`` gets
 ``synthetic.clips_per_genre``, ``synthetic.seconds`` and ``data.clip_seconds`` (and, if given,
-``train.epochs`` and every ``--set``) set in its params.yaml and committed. Then, stage by
-stage, each after the stages it depends on:
+``train.epochs`` and every ``--set``; a key params.yaml lacks stops the run) set in its
+params.yaml and committed (:mod:`bench.workspace`). ``--variant NAME`` applies the overrides of
+a named variant of ``genre-ensemble sweep`` first
+(:data:`genre_ensemble.experiments.sweeps.VARIANTS`; the corpus size and ``--set`` win). Then,
+stage by stage (``train@<member>``, ``embed@<member>``, ...), each after the stages it depends
+on:
 
 - the stage's command, as DVC would run it, in a child process whose process tree (worker
   processes included) is sampled every ``--interval`` s: wall seconds, peak sum of RSS (an
@@ -29,60 +33,47 @@ import argparse
 import logging
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, run, table, tool_env, tree_memory, write_results  # noqa: E402
+from bench.common import REPO, bench_env, program, table, tree_memory, write_results
+from bench.workspace import UnknownParamError, git_commit, nested, run_checked, write_params
+from genre_ensemble.experiments.sweeps import VARIANTS
 
-from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
-
-logger = logging.getLogger("gtzan_scale")
+logger = logging.getLogger("bench.gtzan_scale")
 WORKSPACE = REPO / ".cache" / "bench" / "gtzan-scale"
 GIB = 1024**3
 
 
 def run_settings(args: argparse.Namespace) -> dict[str, object]:
-    """Dotted params key -> value of this run: the corpus size, ``--epochs``, every ``--set``."""
-    settings: dict[str, object] = {
-        "synthetic.clips_per_genre": args.clips_per_genre,
-        "synthetic.seconds": args.seconds,
-        "data.clip_seconds": args.seconds,
-    }
-    if args.epochs is not None:
-        settings["train.epochs"] = args.epochs
-    for override in args.set:
+    """Dotted params key -> value of this run: the ``--variant``'s overrides, the corpus size,
+    ``--epochs``, every ``--set`` (a later one wins)."""
+    settings: dict[str, object] = {}
+    variant = VARIANTS[args.variant].overrides if args.variant else ()
+    overrides = [*variant, f"synthetic.clips_per_genre={args.clips_per_genre}",
+                 f"synthetic.seconds={args.seconds}", f"data.clip_seconds={args.seconds}",
+                 *([] if args.epochs is None else [f"train.epochs={args.epochs}"]), *args.set]
+    for override in overrides:
         key, _, value = override.partition("=")
         settings[key] = yaml.safe_load(value)  # as `dvc exp run -S` parses it
     return settings
 
 
-def set_param(params: dict, key: str, value: object) -> None:
-    """Set dotted ``key`` in a loaded params.yaml; a key params.yaml lacks stops the run."""
-    *sections, name = key.split(".")
-    section = params
-    for part in sections:
-        section = section.get(part) if isinstance(section, dict) else None
-    if not isinstance(section, dict) or name not in section:
-        raise SystemExit(f"params.yaml has no key {key}")
-    section[name] = value
-
-
 def make_workspace(root: Path, settings: dict[str, object]) -> None:
-    """A fresh clone of HEAD with ``settings`` in its params.yaml, committed."""
+    """A fresh clone of HEAD with ``settings`` (dotted keys) in its params.yaml, committed; a
+    key params.yaml lacks stops the run."""
     shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
-    env = tool_env(root.parent)
-    run(["git", "clone", "-q", str(REPO), str(root)], root.parent, env=env)
-    params = yaml.safe_load((root / PARAMS_FILE).read_text())
-    for key, value in settings.items():
-        set_param(params, key, value)
-    (root / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "commit", "-q", "-am", "GTZAN-sized corpus"], root, env=tool_env(root))
+    run_checked(["git", "clone", "-q", str(REPO), str(root)], root.parent,
+                bench_env(root.parent))
+    try:
+        write_params(root, nested(settings))
+    except UnknownParamError as error:
+        raise SystemExit(str(error)) from error
+    git_commit(root, "GTZAN-sized corpus", bench_env(root))
 
 
 def planned_stages(root: Path) -> list[tuple[str, str]]:
@@ -118,7 +109,7 @@ def measured_command(root: Path, command: str, interval: float, log: Path) -> di
     done = threading.Event()
     started = time.perf_counter()
     with log.open("a") as handle:
-        process = subprocess.Popen(command, shell=True, cwd=root, env=tool_env(root),
+        process = subprocess.Popen(command, shell=True, cwd=root, env=bench_env(root),
                                    stdout=handle, stderr=subprocess.STDOUT)
         sampler = threading.Thread(target=sample_tree,
                                    args=(process.pid, interval, peaks, done), daemon=True)
@@ -135,7 +126,7 @@ def measured_command(root: Path, command: str, interval: float, log: Path) -> di
 
 def timed(args: list[str], root: Path) -> float:
     started = time.perf_counter()
-    run(args, root)
+    run_checked(args, root, bench_env(root))
     return round(time.perf_counter() - started, 2)
 
 
@@ -157,13 +148,16 @@ def remove(path: Path) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--clips-per-genre", type=int, default=100, help="GTZAN: 100")
     parser.add_argument("--seconds", type=float, default=30.0, help="clip length (GTZAN: 30)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override train.epochs (default: params.yaml's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="another param, dotted key as in `dvc exp run -S` (repeatable)")
+    parser.add_argument("--variant", choices=list(VARIANTS), default=None, metavar="NAME",
+                        help="first apply the overrides of this variant of `genre-ensemble "
+                             f"sweep` ({', '.join(VARIANTS)})")
     parser.add_argument("--interval", type=float, default=0.5, help="memory sampling period, s")
     parser.add_argument("--label", default=None, help="results file suffix")
     args = parser.parse_args()
@@ -192,7 +186,7 @@ def main() -> None:
         results[stage]["dvc_checkout_s"] = (timed(["dvc", "checkout", "-q", stage], root)
                                             if paths else 0.0)
     # exit status 0: pipelines and data up to date after the checkouts
-    status = subprocess.run(["dvc", "status", "-q"], cwd=root, env=tool_env(root)).returncode
+    status = subprocess.run(["dvc", "status", "-q"], cwd=root, env=bench_env(root)).returncode
     metrics_text = (root / "metrics" / "metrics.json").read_text()
     totals = {
         "stage_seconds": round(sum(r["seconds"] for r in results.values()), 1),

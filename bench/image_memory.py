@@ -1,11 +1,12 @@
 """Peak memory of the image stage on many long clips (default: 1000 synthetic 30 s clips).
 
 The clips are written as 16-bit WAV files first (about 1.3 GB for 1000 x 30 s, under
-``.cache/bench``, removed afterwards). The stage then runs in a child process,
-:func:`genre_ensemble.images.build_image_sets` with ``--jobs`` loky workers, while this process
-samples the memory of the child and all its descendants: the sum of RSS (counts shared library
-pages once per process, so it overstates) and the sum of PSS (shared pages split between the
-processes sharing them: the memory the tree really holds).
+``.cache/bench``, removed afterwards). The stage then runs in a child process (this module
+again, ``python -m bench.image_memory --child``):
+:func:`genre_ensemble.members.cnn.images.build_image_sets` with ``--jobs`` loky workers, while
+this process samples the memory of the child and all its descendants: the sum of RSS (counts
+shared library pages once per process, so it overstates) and the sum of PSS (shared pages split
+between the processes sharing them: the memory the tree really holds).
 
 With fewer clips than 1000 (``--clips``) the peak for 1000 is extrapolated from the growth of
 the main process over the run (the only part that grows with the corpus: the index rows),
@@ -13,7 +14,7 @@ and the results say so.
 
 Example::
 
-    python bench/image_memory.py --clips 1000
+    python -m bench.image_memory --clips 1000
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, manifest_for, table, tree_memory, write_clips, write_results
+from bench.common import REPO, manifest_for, program, table, tree_memory, write_clips, write_results
 
 logger = logging.getLogger("bench.image_memory")
 GIB = 2**30
@@ -42,9 +42,9 @@ def child(manifest_path: Path, out: Path, seconds: float, jobs: int, backend: st
     """Run the image stage on a manifest (in the measured child process)."""
     import pandas as pd
 
-    from genre_ensemble.images import ImageJob, build_image_sets
-    from genre_ensemble.params import load_params
-    from genre_ensemble.paths import PARAMS_FILE
+    from genre_ensemble.core.paths import PARAMS_FILE
+    from genre_ensemble.members.cnn.images import ImageJob, build_image_sets
+    from genre_ensemble.members.registry import load_params
 
     params = load_params(REPO / PARAMS_FILE)
     job = replace(ImageJob.from_params(params), clip_seconds=seconds)
@@ -59,11 +59,11 @@ def measure(args: argparse.Namespace, manifest_path: Path, out: Path) -> dict:
     """Run the child and sample its tree until it exits."""
     import psutil
 
-    command = [sys.executable, __file__, "--child", str(manifest_path), str(out),
-               "--seconds", str(args.seconds), "--jobs", str(args.jobs),
+    command = [sys.executable, "-m", "bench.image_memory", "--child", str(manifest_path),
+               str(out), "--seconds", str(args.seconds), "--jobs", str(args.jobs),
                "--backend", args.backend]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
     handle = psutil.Process(process.pid)
     samples = []
     tick = 0
@@ -110,7 +110,7 @@ def summarise(samples: list[tuple], clips: int) -> dict:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=TARGET_CLIPS)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--jobs", type=int, default=2)

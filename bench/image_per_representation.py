@@ -1,6 +1,6 @@
 """Image-stage cost per clip for each representation alone (transform + render + store).
 
-    python bench/image_per_representation.py [--seconds 10] [--clips 8] [--repeats 5]
+    python -m bench.image_per_representation [--seconds 10] [--clips 8] [--repeats 5]
 
 One process, numerical libraries on one thread. Prints milliseconds per clip (median over
 repeats) and writes bench/results/image_per_representation.json.
@@ -16,22 +16,23 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from _common import REPO, median, single_thread, table, write_results
+
+from bench.common import REPO, median, program, single_thread, table, write_results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     single_thread()
-    from genre_ensemble.images import ImageJob, signal_images
-    from genre_ensemble.imagestore import write_windows
-    from genre_ensemble.members import REPRESENTATIONS
-    from genre_ensemble.params import load_params
-    from genre_ensemble.paths import PARAMS_FILE
-    from genre_ensemble.synthetic import synthesize_clip
+    from genre_ensemble.core.paths import PARAMS_FILE
+    from genre_ensemble.corpus.synthetic import synthesize_clip
+    from genre_ensemble.members.cnn.images import ImageJob, signal_images
+    from genre_ensemble.members.cnn.imagestore import write_windows
+    from genre_ensemble.members.cnn.kind import REPRESENTATIONS
+    from genre_ensemble.members.registry import load_params
 
     params = load_params(REPO / PARAMS_FILE)
     sr = params.data.sample_rate

@@ -1,13 +1,15 @@
 """Image stage throughput (clips/s) against the paper's way and the bare transform cost.
 
 Every method turns the same synthetic clips (WAV files, 30 s by default) into the same number
-of images (one per window and representation, windows from params.yaml's ``segments``):
+of images (one per window and representation, windows from params.yaml's ``windows``):
 
-- ``stage``: :func:`genre_ensemble.images.build_image_sets` (decode, shared transforms, clean
-  rendering, one array file per clip and representation, index) in one process, then with
-  ``--jobs`` workers of each joblib backend in ``--backends`` (``images.backend``);
-- ``bare``: :func:`genre_ensemble.representations.compute_representations` on signals decoded
-  beforehand: STFT + one CQT (folded into chroma), no rendering, no image I/O. The floor;
+- ``stage``: :func:`genre_ensemble.members.cnn.images.build_image_sets` (decode, shared
+  transforms, clean rendering, one array file per clip and representation, index) in one
+  process, then with ``--jobs`` workers of each joblib backend in ``--backends``
+  (``parallel.backend``);
+- ``bare``: :func:`genre_ensemble.members.cnn.representations.compute_representations` on
+  signals decoded beforehand: STFT + one CQT (folded into chroma), no rendering, no image I/O.
+  The floor;
 - ``bare, separate transforms``: librosa's STFT, CQT and ``chroma_cqt`` from the signal (a
   second CQT), as code that does not share the CQT pays;
 - ``paper``: the paper's way: ``librosa.load``, the three transforms once per clip, then per
@@ -22,7 +24,7 @@ the time over the bare transforms goes.
 
 Example::
 
-    python bench/image_stage.py --clips 16 --repeats 5
+    python -m bench.image_stage --clips 16 --repeats 5
 """
 
 from __future__ import annotations
@@ -30,26 +32,32 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, manifest_for, median, single_thread, table, write_clips, write_results
+import numpy as np
 
-single_thread()
-
-import numpy as np  # noqa: E402
-
-from genre_ensemble.audio import load_clip  # noqa: E402
-from genre_ensemble.images import ImageJob, build_image_sets  # noqa: E402
-from genre_ensemble.params import ImageParams, Params, load_params  # noqa: E402
-from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
-from genre_ensemble.representations import FIGURE_AXES, compute_representations  # noqa: E402
-from genre_ensemble.segments import frame_slices  # noqa: E402
+from bench.common import (
+    REPO,
+    manifest_for,
+    median,
+    program,
+    single_thread,
+    table,
+    write_clips,
+    write_results,
+)
+from genre_ensemble.core.params import Params
+from genre_ensemble.core.paths import PARAMS_FILE
+from genre_ensemble.corpus.audio import load_clip
+from genre_ensemble.corpus.windows import frame_slices
+from genre_ensemble.members.cnn.images import ImageJob, build_image_sets
+from genre_ensemble.members.cnn.kind import ImageParams
+from genre_ensemble.members.cnn.representations import FIGURE_AXES, compute_representations
+from genre_ensemble.members.registry import load_params
 
 logger = logging.getLogger("bench.image_stage")
 
@@ -112,8 +120,8 @@ def paper(paths: list[Path], sr: int, seconds: float, params: Params, out: Path)
         for name, spectrogram in values.items():
             hop = settings.stft.hop_length if name == "stft" else cqt.hop_length
             slices = frame_slices(spectrogram.shape[1], sr=sr, hop_length=hop,
-                                  clip_seconds=seconds, window_seconds=params.segments.seconds,
-                                  overlap=params.segments.overlap)
+                                  clip_seconds=seconds, window_seconds=params.windows.seconds,
+                                  overlap=params.windows.overlap)
             for window, columns in enumerate(slices):
                 figure = plt.figure(figsize=(4.32, 2.88))
                 extra = {"fmin": fmin} if name == "cqt" else {}
@@ -127,9 +135,9 @@ def paper(paths: list[Path], sr: int, seconds: float, params: Params, out: Path)
 
 def breakdown(paths: list[Path], job: ImageJob, out: Path) -> dict[str, float]:
     """Seconds per clip of each step of the stage's worker, run step by step on one core
-    (the steps of :func:`genre_ensemble.images.signal_images`, timed one by one)."""
-    from genre_ensemble.imagestore import array_file, write_windows
-    from genre_ensemble.representations import hop_length, render
+    (the steps of :func:`genre_ensemble.members.cnn.images.signal_images`, timed one by one)."""
+    from genre_ensemble.members.cnn.imagestore import array_file, write_windows
+    from genre_ensemble.members.cnn.representations import render
 
     totals = dict.fromkeys(("decode", "transforms", "render", "store"), 0.0)
     out.mkdir(parents=True, exist_ok=True)
@@ -143,10 +151,10 @@ def breakdown(paths: list[Path], job: ImageJob, out: Path) -> dict[str, float]:
         images = {}
         for name, spectrogram in values.items():
             slices = frame_slices(spectrogram.shape[1], sr=sr,
-                                  hop_length=hop_length(name, job.images),
+                                  hop_length=job.images.hop_length(name),
                                   clip_seconds=signal.shape[0] / sr,
-                                  window_seconds=job.segments.seconds,
-                                  overlap=job.segments.overlap)
+                                  window_seconds=job.windows.seconds,
+                                  overlap=job.windows.overlap)
             images[name] = [render(spectrogram[:, c], name, sr, job.images) for c in slices]
         rendered = time.perf_counter()
         for name, windows in images.items():
@@ -186,7 +194,7 @@ def interleaved(functions: dict[str, Callable[[], None]], repeats: int) -> dict[
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=16, help="clips per timed run")
     parser.add_argument("--paper-clips", type=int, default=2,
                         help="clips per timed run of the (slow) paper's way")
@@ -194,12 +202,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="workers for the parallel stage run")
     parser.add_argument("--backends", nargs="+", default=["loky", "threading", "multiprocessing"],
-                        help="joblib backends for the parallel runs (images.backend)")
+                        help="joblib backends for the parallel runs (parallel.backend)")
     parser.add_argument("--params", type=Path, default=REPO / PARAMS_FILE)
     return parser.parse_args()
 
 
 def main() -> None:
+    single_thread()  # single-process rates are per core
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args()
     params = load_params(args.params)
@@ -271,7 +280,7 @@ def main() -> None:
     path = write_results("image_stage", {
         "settings": {"clips": args.clips, "paper_clips": args.paper_clips,
                      "seconds": args.seconds, "repeats": args.repeats, "jobs": args.jobs,
-                     "images_per_clip": images_per_clip, "segments": vars(params.segments),
+                     "images_per_clip": images_per_clip, "windows": vars(params.windows),
                      "image_size": [params.images.height, params.images.width]},
         "methods": {name: {"clips": count, "seconds": [round(s, 4) for s in seconds],
                            "median_seconds": round(median(seconds), 4),
@@ -282,7 +291,7 @@ def main() -> None:
         "summary": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in summary.items()},
     })
     for backend, reason in failures.items():
-        print(f"images.backend {backend}: fails in the stage ({reason})")
+        print(f"parallel.backend {backend}: fails in the stage ({reason})")
     print(f"results: {path.relative_to(REPO)}")
 
 

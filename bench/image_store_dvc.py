@@ -2,8 +2,8 @@
 and representation (the store) against one PNG per window (the store before it).
 
 Renders the window images of ``--distinct`` synthetic clips with the stage's own code
-(:func:`genre_ensemble.images.signal_images`, params.yaml's images and segments, ``--seconds``
-clips), then lays out ``--clips`` clips (GTZAN: 1000) in each layout under
+(:func:`genre_ensemble.members.cnn.images.signal_images`, params.yaml's images and windows,
+``--seconds`` clips), then lays out ``--clips`` clips (GTZAN: 1000) in each layout under
 ``data/images/{stft,cqt,chroma}`` of a fresh git + DVC repository. Clips beyond the distinct
 ones reuse their pixels with one clip-specific pixel changed, so every file has its own
 content (DVC stores identical files once). Times, per layout, the wall seconds of:
@@ -15,7 +15,7 @@ content (DVC stores identical files once). Times, per layout, the wall seconds o
 
 Example::
 
-    python bench/image_store_dvc.py --clips 1000
+    python -m bench.image_store_dvc --clips 1000
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -31,16 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, run, table, tool_env, write_results  # noqa: E402
+from bench.common import REPO, bench_env, program, table, write_results
+from bench.workspace import run_checked
+from genre_ensemble.core.paths import IMAGES_DIR, PARAMS_FILE
+from genre_ensemble.corpus.synthetic import synthesize_clip
+from genre_ensemble.members.cnn.images import ImageJob, signal_images
+from genre_ensemble.members.cnn.imagestore import array_file, write_windows
+from genre_ensemble.members.registry import load_params
 
-from genre_ensemble.images import ImageJob, signal_images  # noqa: E402
-from genre_ensemble.imagestore import array_file, write_windows  # noqa: E402
-from genre_ensemble.params import load_params  # noqa: E402
-from genre_ensemble.paths import IMAGES_DIR, PARAMS_FILE  # noqa: E402
-from genre_ensemble.synthetic import synthesize_clip  # noqa: E402
-
-logger = logging.getLogger("image_store_dvc")
+logger = logging.getLogger("bench.image_store_dvc")
 
 
 def distinct_windows(job: ImageJob, count: int, seconds: float) -> list[dict[str, np.ndarray]]:
@@ -82,10 +80,10 @@ LAYOUTS = {"png per window": write_png_layout, "array per clip": write_array_lay
 
 def measure(layout: str, clips: list[dict[str, np.ndarray]], total: int, root: Path) -> dict:
     """Write ``total`` clips in ``layout`` into a fresh repository; time writing, add, checkout."""
-    env = tool_env(root)
+    env = bench_env(root)
     root.mkdir(parents=True)
-    run(["git", "init", "-q"], root, env=env)
-    run(["dvc", "init", "-q"], root, env=env)
+    run_checked(["git", "init", "-q"], root, env)
+    run_checked(["dvc", "init", "-q"], root, env)
     images = root / IMAGES_DIR
     names = list(clips[0])
     for name in names:
@@ -101,12 +99,12 @@ def measure(layout: str, clips: list[dict[str, np.ndarray]], total: int, root: P
     size = sum(path.stat().st_size for path in images.rglob("*") if path.is_file())
     folders = [str(IMAGES_DIR / name) for name in names]
     started = time.perf_counter()
-    run(["dvc", "add", "-q", *folders], root, env=env)
+    run_checked(["dvc", "add", "-q", *folders], root, env)
     added = time.perf_counter() - started
     for name in names:
         shutil.rmtree(images / name)
     started = time.perf_counter()
-    run(["dvc", "checkout", "-q", *folders], root, env=env)
+    run_checked(["dvc", "checkout", "-q", *folders], root, env)
     checked_out = time.perf_counter() - started
     logger.info("%s: %d files, %.0f MB: write %.1f s, dvc add %.1f s, dvc checkout %.1f s",
                 layout, files, size / 1e6, written, added, checked_out)
@@ -116,7 +114,7 @@ def measure(layout: str, clips: list[dict[str, np.ndarray]], total: int, root: P
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=1000, help="clips in the store (GTZAN: 1000)")
     parser.add_argument("--distinct", type=int, default=10, help="clips actually rendered")
     parser.add_argument("--seconds", type=float, default=30.0)

@@ -1,19 +1,20 @@
 """Which musicnn checkpoint and pooled layers for the musicnn member, chosen on validation.
 
-    python bench/musicnn_choice.py --source real        # ../shared/gtzan-sample/excerpts
-    python bench/musicnn_choice.py --source synthetic   # the corpus generator, 40 x 10 s a genre
+    python -m bench.musicnn_choice --source real        # ../shared/gtzan-sample/excerpts
+    python -m bench.musicnn_choice --source synthetic   # the corpus generator, 40 x 10 s a genre
 
 Every clip is embedded once per checkpoint (MSD_musicnn, MTT_musicnn: each layer's outputs
 averaged over the clip's 3 s patches, as the member does). Candidates are (checkpoint, layer
-set) pairs; each gets the member's classifier (``features.make_classifier('logistic')`` on
-standardised embeddings). Protocol: stratified ``--folds``-fold cross-validation; in each fold
+set) pairs; each gets the member's classifier
+(:func:`genre_ensemble.members.classifier.make_classifier` ``('logistic')`` on standardised
+embeddings). Protocol: stratified ``--folds``-fold cross-validation; in each fold
 the non-test clips are split 70/30 (stratified) into training and validation, every candidate
 is fitted on training and scored on validation, and **the candidate with the best mean
 validation accuracy over the folds is the choice**. Test accuracies are reported for every
 candidate, and the choice is compared, on the same test clips, with the member's current params
-(MSD, mean + max + penultimate) and with the other checkpoint's best candidate (by validation):
-exact McNemar and a paired bootstrap interval (:mod:`genre_ensemble.cvstats`). The test folds
-choose nothing.
+(``pretrained.musicnn``: MSD, mean + max + penultimate) and with the other checkpoint's best
+candidate (by validation): exact McNemar and a paired bootstrap interval
+(:mod:`genre_ensemble.experiments.stats`). The test folds choose nothing.
 
 Writes ``bench/results/musicnn_choice_<source>.json``.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -30,17 +30,17 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, table, write_results  # noqa: E402
+from bench.common import REPO, program, table, write_results
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.corpus.audio import load_clip
+from genre_ensemble.experiments.stats import mcnemar_exact, paired_bootstrap_difference
+from genre_ensemble.members.classifier import make_classifier
+from genre_ensemble.members.pretrained.networks import MODELS, MUSICNN
+from genre_ensemble.members.pretrained.weights import weights_dir
 
-from genre_ensemble.audio import load_clip  # noqa: E402
-from genre_ensemble.cvstats import mcnemar_exact, paired_bootstrap_difference  # noqa: E402
-from genre_ensemble.features import make_classifier  # noqa: E402
-from genre_ensemble.genres import GENRES  # noqa: E402
-from genre_ensemble.members import MUSICNN_MODELS  # noqa: E402
-from genre_ensemble.paths import MUSICNN_WEIGHTS_DIR  # noqa: E402
-
-logger = logging.getLogger("musicnn_choice")
+logger = logging.getLogger("bench.musicnn_choice")
+# The checkpoints of the musicnn architecture (MSD_musicnn, MTT_musicnn)
+MUSICNN_MODELS = tuple(name for name, architecture in MODELS.items() if architecture is MUSICNN)
 SAMPLE_RATE = 22050
 LAYER_SETS: dict[str, tuple[str, ...]] = {
     "mean_pool": ("mean_pool",),
@@ -49,7 +49,7 @@ LAYER_SETS: dict[str, tuple[str, ...]] = {
     "taggram": ("taggram",),
     "mean+max+penultimate": ("mean_pool", "max_pool", "penultimate"),
 }
-CURRENT = ("MSD_musicnn", "mean+max+penultimate")  # params.yaml's musicnn section today
+CURRENT = ("MSD_musicnn", "mean+max+penultimate")  # params.yaml's pretrained.musicnn today
 
 
 def real_clips(folder: Path) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
@@ -66,7 +66,7 @@ def real_clips(folder: Path) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
 def synthetic_clips(per_genre: int, seconds: float
                     ) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
     """``per_genre`` clips of every genre from the corpus generator, with names."""
-    from genre_ensemble.synthetic import synthesize_clip
+    from genre_ensemble.corpus.synthetic import synthesize_clip
 
     signals, genres, names = [], [], []
     for genre in GENRES:
@@ -79,12 +79,12 @@ def synthetic_clips(per_genre: int, seconds: float
 
 def layer_means(signals: list[np.ndarray], model: str) -> dict[str, np.ndarray]:
     """Each layer's patch outputs averaged per clip: ``layer -> (n_clips, size)``."""
-    from genre_ensemble.musicnn import embed
+    from genre_ensemble.members.pretrained.musicnn import embed
 
     rows: dict[str, list[np.ndarray]] = {}
     for signal in signals:
         for layer, outputs in embed(signal, SAMPLE_RATE, model=model,
-                                    weights_dir=MUSICNN_WEIGHTS_DIR).items():
+                                    weights_dir=weights_dir(REPO)).items():
             rows.setdefault(layer, []).append(outputs.mean(axis=0))
     return {layer: np.stack(values) for layer, values in rows.items()}
 
@@ -96,7 +96,7 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("real", "synthetic"), default="real")
     parser.add_argument("--real-dir", type=Path,
                         default=REPO.parent / "shared" / "gtzan-sample" / "excerpts")

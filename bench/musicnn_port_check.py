@@ -1,8 +1,9 @@
 """The Keras 3 musicnn port against musicnn's own extractor, and the port's cost per clip.
 
-Two environments are involved. This script runs in the project's one (the port); musicnn's
-original extractor needs the legacy stack (``tf.compat.v1.layers``), which the project does not
-install, so the script calls itself in a scratch environment with ``--original``. Make that
+Two environments are involved. This module runs in the project's one (the port,
+:mod:`genre_ensemble.members.pretrained.musicnn`); musicnn's original extractor needs the legacy
+stack (``tf.compat.v1.layers``), which the project does not install, so the module runs itself
+in a scratch environment with ``--original``. Make that
 environment once (it reuses the project's packages through a .pth file and adds only tf-keras
 and musicnn, installed without its numpy<1.17 pin)::
 
@@ -12,12 +13,14 @@ and musicnn, installed without its numpy<1.17 pin)::
     /work/scratch/legacy-venv/bin/pip install --no-deps tf-keras==2.21.0 \\
         .cache/musicnn/musicnn-0.1.0-py3-none-any.whl
 
-then, with the project's environment active (``make musicnn`` first)::
+then, with the project's environment active (``make musicnn`` first), from the repository root::
 
-    python bench/musicnn_port_check.py --legacy-python /work/scratch/legacy-venv/bin/python \\
+    python -m bench.musicnn_port_check --legacy-python /work/scratch/legacy-venv/bin/python \\
         --gtzan /path/to/gtzan/genres
 
-The original runs with ``TF_USE_LEGACY_KERAS=1`` and two patches of its source, in memory:
+The original runs as ``python -m bench.musicnn_port_check --original`` in the legacy
+environment (the repository root its working folder, ``src`` on ``PYTHONPATH``), with
+``TF_USE_LEGACY_KERAS=1`` and two patches of its source, in memory:
 its float16 cast before the log compression becomes float32 (the port's choice: float16
 overflows to infinity), and its loop over patches 2.. keeps each patch's own ``penultimate``
 (musicnn 0.1.0 unpacks it as ``backend_`` but stores ``penultimate_``, so every patch after
@@ -31,8 +34,9 @@ embedding, as the largest absolute difference and that divided by the largest ab
 
 Cost: one 30 s clip, one core (numerical libraries and TensorFlow pinned to one thread),
 after the first call (which traces the graph, timed apart): log-mel patches and network
-(:func:`genre_ensemble.musicnn.embed_patches`), median of ``--repeats`` runs, wall
-and CPU seconds; plus the one-off cost of reading the checkpoint and building the network.
+(:func:`genre_ensemble.members.pretrained.musicnn.embed_patches`), median of ``--repeats``
+runs, wall and CPU seconds; plus the one-off cost of reading the checkpoint and building the
+network.
 Without ``--legacy-python`` only the cost is measured; ``--no-cost`` skips it.
 Results: ``bench/results/musicnn_port_check.json`` and ``bench/results/musicnn_cost.json``.
 """
@@ -44,12 +48,13 @@ import inspect
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.common import REPO, program, single_thread, write_results
 
 MODELS = ("MSD_musicnn", "MTT_musicnn")
 OUTPUTS = ("mean_pool", "max_pool", "penultimate", "taggram")
@@ -115,7 +120,7 @@ def run_original(clips: list[str], out: Path) -> None:
 def write_synthetic(folder: Path) -> list[Path]:
     import soundfile
 
-    from genre_ensemble.synthetic import synthesize_clip
+    from genre_ensemble.corpus.synthetic import synthesize_clip
 
     corpus = folder / "synthetic.rock.wav"
     soundfile.write(str(corpus), synthesize_clip("rock", 3, seconds=30.0, sr=22050), 22050,
@@ -147,8 +152,8 @@ def compare(port: np.ndarray, original: np.ndarray) -> dict:
 
 
 def port_check(clips: list[Path], original: dict[str, np.ndarray]) -> list[dict]:
-    from genre_ensemble import musicnn
-    from genre_ensemble.audio import decode
+    from genre_ensemble.corpus.audio import decode
+    from genre_ensemble.members.pretrained import musicnn
 
     rows = []
     for index, clip in enumerate(clips):
@@ -176,11 +181,11 @@ def cost(repeats: int) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from genre_ensemble import musicnn
-    from genre_ensemble.musicnn_weights import DEFAULT_DIR
-    from genre_ensemble.synthetic import synthesize_clip
+    from genre_ensemble.corpus.synthetic import synthesize_clip
+    from genre_ensemble.members.pretrained import musicnn
+    from genre_ensemble.members.pretrained.weights import DEFAULT_DIR
 
-    weights_dir = Path(__file__).resolve().parents[1] / DEFAULT_DIR
+    weights_dir = REPO / DEFAULT_DIR
     signal = synthesize_clip("jazz", 1, seconds=30.0, sr=22050)
     musicnn._cached_network.cache_clear()
     started = time.perf_counter()
@@ -211,7 +216,7 @@ def cost(repeats: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--legacy-python", type=Path,
                         help="python of the environment with musicnn + tf-keras")
     parser.add_argument("--gtzan", type=Path, help="folder of genre folders of real clips")
@@ -224,9 +229,6 @@ def main() -> None:
         run_original(args.original, args.out)
         return
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import single_thread, write_results
-
     single_thread()
     if not args.no_cost:
         results = cost(args.repeats)
@@ -238,15 +240,21 @@ def main() -> None:
         print(write_results("musicnn_port_check", results))
 
 
+def legacy_env() -> dict[str, str]:
+    """The environment of this module's ``--original`` side in the legacy environment: its
+    Keras 2 (tf-keras) and the package importable from ``src`` (for :mod:`bench.common`)."""
+    return dict(os.environ, TF_USE_LEGACY_KERAS="1", PYTHONPATH=str(REPO / "src"))
+
+
 def comparison(legacy_python: Path, gtzan: Path | None) -> dict:
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="musicnn-check-") as temp:
         clips = real_clips(gtzan) + write_synthetic(Path(temp))
         npz = Path(temp) / "original.npz"
-        env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
         started = time.perf_counter()
-        subprocess.run([str(legacy_python), __file__, "--out", str(npz),
-                        "--original", *map(str, clips)], check=True, env=env)
+        subprocess.run([str(legacy_python), "-m", "bench.musicnn_port_check", "--out", str(npz),
+                        "--original", *map(str, clips)], check=True, cwd=REPO,
+                       env=legacy_env())
         with np.load(npz) as data:
             original = dict(data)
         results["original_seconds"] = round(time.perf_counter() - started, 1)

@@ -1,6 +1,6 @@
 """Everything before training is byte-identical across BLAS kernels and thread counts.
 
-    python bench/portability.py [--clips 10]
+    python -m bench.portability [--clips 10]
 
 Computes the images and the features-member descriptors of the same synthetic clips in fresh
 processes, each with another OpenBLAS kernel (``OPENBLAS_CORETYPE``: this CPU's own, then
@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 
-from _common import REPO, write_results
+from bench.common import REPO, program, write_results
 
 # name -> (OPENBLAS_CORETYPE or None for this CPU's own, BLAS threads)
 CONFIGURATIONS: dict[str, tuple[str | None, int]] = {
@@ -32,12 +32,12 @@ CHILD = """
 import hashlib, io, json, sys
 import pandas as pd
 from threadpoolctl import threadpool_info, threadpool_limits
-from genre_ensemble.features import window_features
-from genre_ensemble.fileio import CSV_FLOAT_FORMAT
-from genre_ensemble.genres import GENRES
-from genre_ensemble.images import ImageJob, signal_images
-from genre_ensemble.params import load_params
-from genre_ensemble.synthetic.render import synthesize_clip
+from genre_ensemble.core.fileio import CSV_FLOAT_FORMAT
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.corpus.synthetic.render import synthesize_clip
+from genre_ensemble.members.cnn.images import ImageJob, signal_images
+from genre_ensemble.members.descriptors.descriptors import window_features
+from genre_ensemble.members.registry import load_params
 params = load_params("params.yaml")
 job = ImageJob.from_params(params)
 images, rows = hashlib.sha256(), []
@@ -49,7 +49,7 @@ with threadpool_limits(int(sys.argv[1])):
         for windows in signal_images(signal, job).values():
             for window in windows:
                 images.update(window.tobytes())
-        rows += window_features(signal, params.data.sample_rate, segments=params.segments,
+        rows += window_features(signal, params.data.sample_rate, windows=params.windows,
                                 descriptors=params.features.descriptors)
 table = io.StringIO()
 pd.DataFrame(rows).to_csv(table, index=False, float_format=CSV_FLOAT_FORMAT)
@@ -61,7 +61,7 @@ print(json.dumps({"kernels": kernels, "images_sha256": images.hexdigest()[:16],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=10)
     args = parser.parse_args()
     results = {}

@@ -1,20 +1,21 @@
 """Latency of ``genre-ensemble predict`` for 30 s clips: cold (a new process) and warm.
 
-Uses the trained members of a completed pipeline run (see ``exp_weights.py``: the
+Uses the trained members of a completed pipeline run (see :mod:`bench.exp_weights`: the
 repository's run, or one the bench makes in ``.cache/bench/pipeline``) and synthetic 30 s
 WAV clips:
 
 - cold: the console script on one clip, process start to exit (imports, model loading,
   decoding, images, features, prediction); the OS file cache is warm (one untimed run first);
 - the same, broken down inside one process: import, ``load_members``, first and second clip;
-- warm, batch: the console script on 50 clips in one call (``images.n_jobs`` workers prepare
-  the files while the models predict), total and per file;
-- warm, one by one: :func:`genre_ensemble.classify.classify_file` in a process that already has
-  the models loaded, one clip after another (one core for audio work), median per clip.
+- warm, batch: the console script on 50 clips in one call (``parallel.n_jobs`` workers
+  prepare the files while the models predict), total and per file;
+- warm, one by one: :func:`genre_ensemble.inference.classify.classify_file` in a process that
+  already has the models loaded, one clip after another (one core for audio work), median per
+  clip.
 
 Example::
 
-    python bench/predict_latency.py --files 50 --repeats 3
+    python -m bench.predict_latency --files 50 --repeats 3
 
 With ``--workspace DIR`` (a folder holding params.yaml, models/ and metrics/ensemble.json of a
 finished run) and ``--clips DIR`` (real audio, e.g. 30 s GTZAN clips), it measures instead the
@@ -23,7 +24,7 @@ seconds, one core for audio) and where its time goes (decoding, images, descript
 members), a folder of ``--files`` clips (the real ones repeated) with ``--jobs`` workers, and
 the per-clip cost for several ``--batch`` sizes::
 
-    python bench/predict_latency.py --workspace ../scratch --clips gtzan-sample/full --files 100
+    python -m bench.predict_latency --workspace ../scratch --clips gtzan-sample/full --files 100
 """
 
 from __future__ import annotations
@@ -38,19 +39,18 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (
+from bench.common import (
     BIN,
     REPO,
     median,
     pipeline_workspace,
+    program,
     table,
     workspace_settings,
     write_clips,
     write_results,
 )
-
-from genre_ensemble.paths import PARAMS_FILE  # noqa: E402
+from genre_ensemble.core.paths import PARAMS_FILE
 
 logger = logging.getLogger("bench.predict_latency")
 
@@ -58,14 +58,14 @@ BREAKDOWN = """
 import json, sys, time
 started = time.perf_counter()
 from pathlib import Path
-from genre_ensemble.classify import classify_file
-from genre_ensemble.loading import load_members
-from genre_ensemble.params import load_params
-from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, PARAMS_FILE
+from genre_ensemble.core.paths import ENSEMBLE_METRICS, MODELS_DIR, PARAMS_FILE
+from genre_ensemble.inference.classify import classify_file
+from genre_ensemble.inference.loading import load_members
+from genre_ensemble.members.registry import load_params
 imported = time.perf_counter()
 root = Path(sys.argv[1])
 params = load_params(root / PARAMS_FILE)
-members = load_members(params, root / MODELS_DIR, root / ENSEMBLE_METRICS)
+members = load_members(params, root / MODELS_DIR, root / ENSEMBLE_METRICS, root=root)
 loaded = time.perf_counter()
 classify_file(sys.argv[2], members, params)
 first = time.perf_counter()
@@ -104,13 +104,14 @@ def breakdown(workspace: Path, files: list[Path]) -> dict[str, float]:
 
 
 def warm_one_by_one(workspace: Path, files: list[Path]) -> list[float]:
-    from genre_ensemble.classify import classify_file
-    from genre_ensemble.loading import load_members
-    from genre_ensemble.params import load_params
-    from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR, PARAMS_FILE
+    from genre_ensemble.core.paths import ENSEMBLE_METRICS, MODELS_DIR
+    from genre_ensemble.inference.classify import classify_file
+    from genre_ensemble.inference.loading import load_members
+    from genre_ensemble.members.registry import load_params
 
     params = load_params(workspace / PARAMS_FILE)
-    members = load_members(params, workspace / MODELS_DIR, workspace / ENSEMBLE_METRICS)
+    members = load_members(params, workspace / MODELS_DIR, workspace / ENSEMBLE_METRICS,
+                           root=workspace)
     classify_file(files[0], members, params)  # warm-up: first call traces the networks
     seconds = []
     for path in files:
@@ -131,13 +132,14 @@ def batch_tool(workspace: Path, clips: list[Path], *, files: int, jobs: int,
                batches: list[int], repeats: int) -> dict:
     """One clip warm, a folder of ``files`` clips, per-clip cost per batch size (models loaded
     once; each measure after an untimed warm-up)."""
-    from genre_ensemble.classify import classify_files
-    from genre_ensemble.loading import load_members
-    from genre_ensemble.params import load_params
-    from genre_ensemble.paths import ENSEMBLE_METRICS, MODELS_DIR
+    from genre_ensemble.core.paths import ENSEMBLE_METRICS, MODELS_DIR
+    from genre_ensemble.inference.classify import classify_files
+    from genre_ensemble.inference.loading import load_members
+    from genre_ensemble.members.registry import load_params
 
     params = load_params(workspace / PARAMS_FILE)
-    members = load_members(params, workspace / MODELS_DIR, workspace / ENSEMBLE_METRICS)
+    members = load_members(params, workspace / MODELS_DIR, workspace / ENSEMBLE_METRICS,
+                           root=workspace)
 
     def run(paths, n_jobs, batch_files):
         for _, result in classify_files(paths, members, params, n_jobs=n_jobs,
@@ -172,29 +174,33 @@ def batch_tool(workspace: Path, clips: list[Path], *, files: int, jobs: int,
 
 
 def one_clip_steps(clips: list[Path], members, params) -> dict[str, float]:
-    """Where one file's time goes, step by step, median ms over ``clips``: decoding, the CNN
-    members' window images, the features member's descriptors (each through
-    :func:`genre_ensemble.inputs.chunk_inputs`, as predict prepares a file), and the members'
-    predictions."""
-    from genre_ensemble.audio import load_clip
-    from genre_ensemble.classify import predict_inputs
-    from genre_ensemble.inputs import chunk_inputs, split_chunks
-    from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
+    """Where one file's time goes, step by step, median ms over ``clips``: decoding and cutting
+    (:func:`genre_ensemble.inference.inputs.cut_clips`), the CNN members' window images, the
+    descriptors member's descriptors (each through
+    :func:`genre_ensemble.inference.inputs.clip_inputs`, as predict prepares a file), and the
+    members' predictions."""
+    from genre_ensemble.corpus.audio import load_clip
+    from genre_ensemble.inference.classify import predict_inputs
+    from genre_ensemble.inference.inputs import clip_inputs, cut_clips
+    from genre_ensemble.members.cnn.kind import NAME as CNN
+    from genre_ensemble.members.descriptors.kind import NAME as DESCRIPTORS
 
     sr = params.data.sample_rate
-    networks = [name for name in members.names if name in REPRESENTATIONS]
+    used = [members.members[name] for name in members.names]
+    networks = [member for member in used if member.kind == CNN]
+    descriptors = [member for member in used if member.kind == DESCRIPTORS]
     steps: dict[str, list[float]] = {"decode": [], "images": [], "descriptors": [],
                                      "members": []}
     for path in clips:
         started = time.perf_counter()
         signal = load_clip(path, sample_rate=sr, seconds=None)
-        chunks = split_chunks(signal, sr, params.data.clip_seconds)
+        cut = cut_clips(signal, sr, params.data.clip_seconds)
         decoded = time.perf_counter()
-        chunk_inputs(chunks, params, networks, seconds=0.0)
+        clip_inputs(cut, params, networks, seconds=0.0, root=members.root)
         imaged = time.perf_counter()
-        chunk_inputs(chunks, params, [FEATURE_MEMBER], seconds=0.0)
+        clip_inputs(cut, params, descriptors, seconds=0.0, root=members.root)
         described = time.perf_counter()
-        inputs = chunk_inputs(chunks, params, members.names, seconds=0.0)
+        inputs = clip_inputs(cut, params, used, seconds=0.0, root=members.root)
         prepared = time.perf_counter()
         predict_inputs(inputs, members)
         predicted = time.perf_counter()
@@ -206,7 +212,7 @@ def one_clip_steps(clips: list[Path], members, params) -> dict[str, float]:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=50, help="clips in the warm batch")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -226,7 +232,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args()
     if args.workspace is not None:
-        from genre_ensemble.filelist import expand_inputs
+        from genre_ensemble.inference.filelist import expand_inputs
 
         clips = [Path(name) for name in expand_inputs([str(args.clips)]).files]
         result = batch_tool(args.workspace, clips, files=args.files, jobs=args.jobs,
@@ -282,7 +288,7 @@ def main() -> None:
 
 
 def load_params_members(workspace: Path) -> list[str]:
-    from genre_ensemble.params import load_params
+    from genre_ensemble.members.registry import load_params
 
     return list(load_params(workspace / PARAMS_FILE).ensemble.members)
 

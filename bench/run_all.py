@@ -2,9 +2,11 @@
 
 Example::
 
-    python bench/run_all.py            # full sizes (about 30-40 minutes on 2 cores)
-    python bench/run_all.py --quick    # smaller counts (memory extrapolated to 1000 clips)
-    python bench/run_all.py --summary  # only print the table from bench/results/*.json
+    python -m bench.run_all            # full sizes (about 30-40 minutes on 2 cores)
+    python -m bench.run_all --quick    # smaller counts (memory extrapolated to 1000 clips)
+    python -m bench.run_all --summary  # only print the table from bench/results/*.json
+
+Each benchmark runs as ``python -m bench.<name>`` in the repository root.
 """
 
 from __future__ import annotations
@@ -13,12 +15,9 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS
+from bench.common import REPO, RESULTS, program
 
-BENCH = REPO / "bench"
 FULL: dict[str, list[str]] = {
     "image_stage": [],
     "image_per_representation": [],
@@ -100,7 +99,7 @@ def summary() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, same scripts")
     parser.add_argument("--summary", action="store_true", help="only print the results table")
     parser.add_argument("--only", nargs="+", choices=list(FULL), help="run only these")
@@ -112,7 +111,8 @@ def main() -> None:
             if args.only and name not in args.only:
                 continue
             print(f"\n=== {name} {' '.join(extra)}", flush=True)
-            status = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), *extra]).returncode
+            status = subprocess.run([sys.executable, "-m", f"bench.{name}", *extra],
+                                    cwd=REPO).returncode
             if status != 0:
                 failed.append(name)
         if failed:

@@ -12,34 +12,36 @@ classifier per group and for all groups combined:
 
 Example::
 
-    PYTHONPATH=src python bench/synthetic_separability.py --difficulty 0 0.5 1 --clips 40
+    python -m bench.synthetic_separability --difficulty 0 0.5 1 --clips 40
+
+The corpus is :func:`genre_ensemble.corpus.synthetic.write_corpus`'s (GTZAN's ten genres).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/numba-cache")
+import librosa
+import numpy as np
+import soundfile as sf
+from joblib import Parallel, delayed
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-import librosa  # noqa: E402
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-from joblib import Parallel, delayed  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from bench.common import program
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.core.labels import label_index
+from genre_ensemble.corpus.synthetic import write_corpus
 
-from genre_ensemble.genres import GENRE_INDEX, GENRES  # noqa: E402
-from genre_ensemble.synthetic import write_corpus  # noqa: E402
-
-logger = logging.getLogger("synthetic_separability")
+logger = logging.getLogger("bench.synthetic_separability")
+GENRE_INDEX = label_index(GENRES)
 
 GROUPS = ("stft", "cqt", "chroma")
 HOP = 512
@@ -188,7 +190,7 @@ def print_tables(results: dict[float, dict[str, np.ndarray]], args: argparse.Nam
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--difficulty", type=float, nargs="+", default=[0.0, 0.5, 1.0])
     parser.add_argument("--clips", type=int, default=40, help="clips per genre")
     parser.add_argument("--seconds", type=float, default=10.0)

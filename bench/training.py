@@ -1,8 +1,9 @@
 """Training throughput (images/s per epoch) of each CNN architecture.
 
-:func:`genre_ensemble.training.train_member` trains each architecture with params.yaml's
-``train`` settings (batch size, optimizer, SpecAugment) on random uint8 images of params.yaml's
-image size; the content does not change the cost. An epoch's rate counts only its training
+:func:`genre_ensemble.members.cnn.training.train_member` trains each architecture with
+params.yaml's ``train`` settings (batch size, optimizer, SpecAugment) on random uint8 images of
+params.yaml's image size, labelled with GTZAN's ten genres in turn; the content does not change
+the cost. An epoch's rate counts only its training
 steps (first step start to last step end), not the validation pass. Epoch 1 also traces the
 graph, so the rate is the median of the later epochs; epoch 1 is reported on its own.
 
@@ -12,23 +13,23 @@ the results with the machine.
 
 Example::
 
-    python bench/training.py --images 1024 --epochs 6 --cpu-kernels onednn --label onednn
+    python -m bench.training --images 1024 --epochs 6 --cpu-kernels onednn --label onednn
+
+:func:`epoch_timer` is also :mod:`bench.gpu_epoch`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, median, table, write_results
-
-from genre_ensemble.params import CPU_KERNELS
-from genre_ensemble.paths import PARAMS_FILE
+from bench.common import REPO, median, program, table, write_results
+from genre_ensemble.core.labels import GTZAN_GENRES
+from genre_ensemble.core.paths import PARAMS_FILE
+from genre_ensemble.members.cnn.runtime import CPU_KERNELS
 
 logger = logging.getLogger("bench.training")
 
@@ -61,14 +62,12 @@ def images_and_index(count: int, shape: tuple[int, int, int], val: int, seed: in
     import numpy as np
     import pandas as pd
 
-    from genre_ensemble.genres import GENRES
-
     rng = np.random.default_rng(seed)
     total = count + val
     images = rng.integers(0, 256, (total, *shape), dtype=np.uint8)
     index = pd.DataFrame({
         "track": [f"clip{i:05d}" for i in range(total)],
-        "genre": [GENRES[i % len(GENRES)] for i in range(total)],
+        "genre": [GTZAN_GENRES[i % len(GTZAN_GENRES)] for i in range(total)],
         "split": ["train"] * count + ["val"] * val,
         "window": 0,
     })
@@ -76,7 +75,7 @@ def images_and_index(count: int, shape: tuple[int, int, int], val: int, seed: in
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=1024, help="training images per epoch")
     parser.add_argument("--val", type=int, default=128, help="validation images")
     parser.add_argument("--epochs", type=int, default=6)
@@ -91,15 +90,15 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args()
-    from genre_ensemble.params import load_params
-    from genre_ensemble.runtime import pin_cpu_kernels, set_threads
+    from genre_ensemble.members.cnn.runtime import pin_cpu_kernels, set_threads
+    from genre_ensemble.members.registry import load_params
 
     params = load_params(args.params)
     kernels = args.cpu_kernels or params.train.cpu_kernels
     pin_cpu_kernels(kernels)  # as the train stage does, before TensorFlow loads
     set_threads(params.train.threads)
-    from genre_ensemble.representations import image_channels
-    from genre_ensemble.training import train_member
+    from genre_ensemble.members.cnn.representations import image_channels
+    from genre_ensemble.members.cnn.training import train_member
 
     shape = (params.images.height, params.images.width, image_channels(params.images.style))
     images, index = images_and_index(args.images, shape, args.val)
@@ -110,7 +109,8 @@ def main() -> None:
         timer = epoch_timer()
         logger.info("%s: %d images of %s, %d epochs", architecture, args.images, shape,
                     args.epochs)
-        model, _ = train_member(images, index, settings, callbacks=[timer], verbose=0)
+        model, _ = train_member(images, index, settings, GTZAN_GENRES, callbacks=[timer],
+                                verbose=0)
         rates = [args.images / s for s in timer.train_seconds]
         later = rates[1:] or rates
         results[architecture] = {

@@ -1,12 +1,12 @@
 """What changes a trained CNN member besides code, data and params: TensorFlow's CPU kernels.
 
-    python bench/training_drift.py [--epochs 3]
+    python -m bench.training_drift [--epochs 3]
 
 Trains the default deep CNN for a few epochs on the same seeded images in fresh processes, one
 per runtime configuration, and compares the trained weights (sha256) and the predictions on
-held-out images with the configuration this repository pins (``genre_ensemble.runtime``:
-``train.cpu_kernels: eigen``: oneDNN graph rewrites off, oneDNN's instruction set capped at
-AVX2, ``train.threads`` = 2).
+held-out images with the configuration this repository pins
+(:mod:`genre_ensemble.members.cnn.runtime`: ``train.cpu_kernels: eigen``: oneDNN graph rewrites
+off, oneDNN's instruction set capped at AVX2, ``train.threads`` = 2).
 A configuration that differs from it is one that would make two machines disagree:
 ``ONEDNN_MAX_CPU_ISA=AVX`` stands in for a CPU whose best instruction set differs (oneDNN picks
 its kernels by the CPU), the thread count for a machine with another number of cores, and
@@ -24,9 +24,9 @@ import sys
 import time
 
 import numpy as np
-from _common import REPO, write_results
 
-from genre_ensemble.runtime import kernel_environment
+from bench.common import REPO, program, write_results
+from genre_ensemble.members.cnn.runtime import kernel_environment
 
 PINNED_ENVIRONMENT = kernel_environment("eigen")  # the default train.cpu_kernels (README results)
 
@@ -42,11 +42,11 @@ CONFIGURATIONS: dict[str, tuple[dict[str, str], int]] = {
 CHILD = """
 import hashlib, json, sys, time
 import numpy as np
-from genre_ensemble.runtime import set_threads
+from genre_ensemble.members.cnn.runtime import set_threads
 set_threads(int(sys.argv[1]))
-from genre_ensemble.model import build_model
-from genre_ensemble.params import load_params
-from genre_ensemble.training import TrainingBatches, seed_everything
+from genre_ensemble.members.cnn.networks import build_model
+from genre_ensemble.members.cnn.training import TrainingBatches, seed_everything
+from genre_ensemble.members.registry import load_params
 settings = load_params("params.yaml").train
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, size=(1200, 64, 64, 1), dtype=np.uint8)
@@ -56,7 +56,7 @@ for i, k in enumerate(targets):  # a learnable pattern: genre k brightens band k
 seed_everything(settings.seed)
 batches = TrainingBatches(images[:1000], targets[:1000], batch_size=settings.batch_size,
                           augment=settings.spec_augment, seed=settings.seed)
-model = build_model(images.shape[1:], settings, steps_per_epoch=len(batches))
+model = build_model(images.shape[1:], 10, settings, steps_per_epoch=len(batches))
 start = time.perf_counter()
 model.fit(batches, epochs=int(sys.argv[2]), verbose=0)
 seconds = (time.perf_counter() - start) / int(sys.argv[2])
@@ -81,7 +81,7 @@ def run(name: str, epochs: int, out: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     results: dict[str, dict] = {}

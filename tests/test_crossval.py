@@ -4,34 +4,26 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import json
-import os
 import shutil
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from genre_ensemble.crossval import (
-    Experiment,
-    clip_outcomes,
-    experiments_from_show,
-    group_variants,
-    load_experiments,
-    select_experiments,
-)
-from genre_ensemble.dataset import DatasetError, assign_splits, calibration_split, kfold_split
-from genre_ensemble.genres import GENRES
-from genre_ensemble.params import ParamsError, parse_params
-from genre_ensemble.predictions import KEY_COLUMNS
+from genre_ensemble.core.errors import DatasetError
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.core.params import ParamsError
+from genre_ensemble.core.tables import KEY_COLUMNS
+from genre_ensemble.corpus.splitting import assign_splits, calibration_split, kfold_split
+from genre_ensemble.evaluation.outcomes import clip_outcomes
+from genre_ensemble.experiments import sweeps
+from genre_ensemble.experiments.crossval import group_variants, select_experiments
+from genre_ensemble.experiments.runs import Experiment, finished_experiments, load_experiments
+from genre_ensemble.members.registry import parse_params
 
-from .conftest import REPO
+from .conftest import REPO, workspace_env
 
 
 def _manifest(per_genre: int = 12, skipped: tuple[int, ...] = (3, 50)) -> pd.DataFrame:
@@ -84,9 +76,11 @@ def raw() -> dict:
     ],
 )
 def test_fold_params_are_checked_with_one_sentence(raw, changes, named):
+    from genre_ensemble.stages.validate import check_choices
+
     raw["split"].update(changes)
-    with pytest.raises(ParamsError) as caught:
-        parse_params(raw)
+    with pytest.raises(ParamsError) as caught:  # reading params.yaml, or validate's choices
+        check_choices(parse_params(raw), root=REPO)
     assert named in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -168,13 +162,6 @@ def test_experiments_without_outcomes_are_left_out():
 # the sweep command
 
 
-def _ablation():
-    spec = importlib.util.spec_from_file_location("ablation", REPO / "bench" / "ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _apply(raw: dict, overrides: list[str]) -> dict:
     """What `dvc exp run -S key=value` does to params.yaml (values parsed as YAML)."""
     changed = copy.deepcopy(raw)
@@ -189,32 +176,29 @@ def _apply(raw: dict, overrides: list[str]) -> dict:
 
 
 def test_cv_queues_one_valid_experiment_per_fold(raw):
-    ablation = _ablation()
-    commands = ablation.cv_commands("paper", 3)
+    commands = sweeps.cv_commands("paper", 3)
     assert len(commands) == 3
     for fold, command in enumerate(commands):
         assert command[:6] == ["dvc", "exp", "run", "--queue", "-n", f"paper-f{fold}"]
         overrides = [command[i + 1] for i, word in enumerate(command) if word == "-S"]
-        assert overrides[: len(ablation.PAPER)] == list(ablation.PAPER)
+        assert overrides[: len(sweeps.PAPER)] == list(sweeps.PAPER)
         params = parse_params(_apply(raw, overrides))
         assert (params.split.method, params.split.folds, params.split.fold) == ("kfold", 3, fold)
         assert params.train.architecture == "paper"
-    assert ablation.QUEUE_START == ("dvc", "queue", "start", "-j", "1")
+    assert sweeps.QUEUE_START == ("dvc", "queue", "start", "-j", "1")
 
 
 def test_every_variant_is_a_valid_params_file(raw):
-    ablation = _ablation()
-    for name, (overrides, _) in ablation.EXPERIMENTS.items():
-        params = parse_params(_apply(raw, list(overrides)))
+    for name, variant in sweeps.VARIANTS.items():
+        params = parse_params(_apply(raw, list(variant.overrides)))
         if name.startswith("long30"):
             assert params.data.clip_seconds == params.synthetic.seconds == 30
-    capped = parse_params(_apply(raw, list(ablation.EXPERIMENTS["long30-cap6"][0])))
+    capped = parse_params(_apply(raw, list(sweeps.VARIANTS["long30-cap6"].overrides)))
     assert capped.train.windows_per_clip == 6
 
 
 def test_cv_runs_the_first_folds_of_the_partition_and_repeats_seeds(raw):
-    ablation = _ablation()
-    commands = ablation.cv_commands("default", 5, run_folds=2, seed=7)
+    commands = sweeps.cv_commands("default", 5, run_folds=2, seed=7)
     assert [c[c.index("-n") + 1] for c in commands] == ["default-seed7-f0", "default-seed7-f1"]
     for fold, command in enumerate(commands):
         params = parse_params(_apply(raw, [command[i + 1] for i, w in enumerate(command)
@@ -223,17 +207,16 @@ def test_cv_runs_the_first_folds_of_the_partition_and_repeats_seeds(raw):
 
 
 def test_the_cv_waiter_stops_waiting_for_folds_removed_from_the_queue():
-    ablation = _ablation()
     queued = {"a-f0", "a-f1", "a-f2"}
     states = {"a-f0": "success", "a-f1": "running"}  # a-f2 removed by hand
-    waiting, missing = ablation.still_waiting(queued, states, missing_before=set())
+    waiting, missing = sweeps.still_waiting(queued, states, missing_before=set())
     assert (waiting, missing) == (["a-f1", "a-f2"], {"a-f2"})  # once missing may be a race
-    waiting, missing = ablation.still_waiting(queued, states, missing_before=missing)
+    waiting, missing = sweeps.still_waiting(queued, states, missing_before=missing)
     assert waiting == ["a-f1"]  # missing twice in a row: removed
     states["a-f1"] = "failed"
-    assert ablation.still_waiting(queued, states, missing_before=missing)[0] == []
+    assert sweeps.still_waiting(queued, states, missing_before=missing)[0] == []
     states["a-f2"] = "queued"  # back in the queue: waited for again
-    assert ablation.still_waiting(queued, states, missing_before=missing) == (["a-f2"], set())
+    assert sweeps.still_waiting(queued, states, missing_before=missing) == (["a-f2"], set())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,25 +241,13 @@ STAGE = textwrap.dedent(
 )
 
 
-def _tool_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        DVC_NO_ANALYTICS="1",
-        DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site"),
-        GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.invalid",
-        GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.invalid",
-    )
-    return env
-
-
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc.*")  # DVC's own, in-process
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_compare_reads_real_dvc_experiments(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     root.mkdir()
-    env = _tool_env(tmp_path)
+    env = workspace_env(root)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
@@ -324,25 +295,27 @@ def test_compare_reads_real_dvc_experiments(tmp_path, monkeypatch):
     assert main(["compare", "--baseline", "good", "--json", "--resamples", "200"]) == 0
 
 
-def test_show_parsing_keeps_only_finished_experiments():
-    def entry(name: str, state: str | None) -> dict:
-        rev = {"rev": f"{name:0<40}", "name": name, "error": None,
-               "data": {"params": {"params.yaml": {"data": {"split": {"fold": 1}}}},
-                        "metrics": {}}}
-        return {"revs": [rev], "name": name,
-                "executor": None if state is None else {"state": state}}
+def test_only_finished_experiments_are_read():
+    """dvc.api.exp_show's rows: baselines, a finished experiment (no state), a queued one, a
+    successful one and a failed one."""
+    def row(name: str | None, typ: str, state: str | None) -> dict:
+        return {"Experiment": name, "rev": f"{name or 'base'}0abc"[:7], "typ": typ,
+                "State": state, "split.fold": 1.0}
 
-    shown = [
-        {"rev": "workspace", "name": None, "experiments": None},
-        {"rev": "a" * 40, "name": "main", "experiments": [
-            entry("done", None), entry("queued", "queued"), entry("ok", "success"),
-            entry("broke", "failed"),
-        ]},
-    ]
-    found = experiments_from_show(json.loads(json.dumps(shown)))
-    assert [e.name for e in found] == ["done", "ok"]
-    assert found[0].params == {"split.fold": 1}
-    assert np.isscalar(found[0].params["split.fold"])
+    rows = [row(None, "baseline", None), row("done", "branch_commit", None),
+            row("queued", "branch_commit", "Queued"), row("ok", "branch_commit", "Success"),
+            row("broke", "branch_base", "Failed")]
+    assert [name for name, _ in finished_experiments(rows)] == ["done", "ok"]
+
+
+def test_sweep_command_refuses_unknown_variants_and_lists_them(capsys):
+    from genre_ensemble.cli import main
+
+    assert main(["sweep", "nope"]) == 2
+    assert "unknown variant 'nope'" in capsys.readouterr().err
+    assert main(["sweep", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in sweeps.VARIANTS)
 
 
 def test_calibration_clips_come_out_of_validation_only_stratified_and_seeded():

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_ensemble.compare import compare, format_tables, to_json
-from genre_ensemble.cvstats import (
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.experiments.compare import compare, format_tables, to_json
+from genre_ensemble.experiments.stats import (
     compare_variants,
     mean_interval,
     paired_bootstrap_difference,
     paired_correctness,
     summarize_variant,
 )
-from genre_ensemble.genres import GENRES
 
 FOLDS = 5
 CLIPS_PER_FOLD = 40
@@ -145,7 +145,8 @@ def test_compare_prefers_the_paper_baseline_and_prints_every_variant():
 
 
 def test_the_report_shows_variants_paired_tests_and_pooled_confusions():
-    from genre_ensemble.report.page import Page, cv_section
+    from genre_ensemble.report.html import Page
+    from genre_ensemble.report.sections import cv_section
 
     worse, better = _hits(0.5, seed=1), _hits(0.5, seed=1) | _hits(0.5, seed=2)
     result = compare({"paper": _outcomes(worse), "default": _outcomes(better, seed=3)},

@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from genre_ensemble.parallel import DASK_SCHEDULER_ENV, LOCAL_HOST
-from genre_ensemble.params import Params, ParamsError, load_params, parse_params
-from genre_ensemble.paths import FEATURES_TABLE, IMAGES_DIR, MANIFEST
+from genre_ensemble.core.parallel import DASK_SCHEDULER_ENV, LOCAL_HOST
+from genre_ensemble.core.params import Params, ParamsError
+from genre_ensemble.core.paths import FEATURES_TABLE, IMAGES_DIR, MANIFEST
+from genre_ensemble.members.registry import load_params, parse_params
 from genre_ensemble.stages.features import features
 from genre_ensemble.stages.images import images
 
@@ -51,11 +52,11 @@ def audio(tmp_path_factory) -> list[dict]:
 def stage_params(backend: str) -> Params:
     """The repository's params, made small, with the images/features stages on ``backend``."""
     params = load_params(REPO / "params.yaml")
-    return replace(
-        params,
+    return params.replace(
         data=replace(params.data, sample_rate=SR, clip_seconds=SECONDS),
-        segments=replace(params.segments, seconds=1.0, overlap=0.5),
-        images=replace(params.images, height=24, width=24, n_jobs=2, backend=backend),
+        windows=replace(params.windows, seconds=1.0, overlap=0.5),
+        images=replace(params.images, height=24, width=24),
+        parallel=replace(params.parallel, n_jobs=2, backend=backend),
     )
 
 
@@ -95,16 +96,19 @@ def test_dask_cluster_gives_the_bytes_loky_gives(tmp_path, audio, cluster, monke
 
 def test_backend_dask_without_dask_installed_is_a_params_error(monkeypatch):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["images"]["backend"] = "dask"
+    raw["parallel"]["backend"] = "dask"
     monkeypatch.setitem(sys.modules, "dask", None)  # import machinery: "not installed"
-    with pytest.raises(ParamsError, match=r"images\.backend .* pip install 'dask\[distributed\]'"):
-        parse_params(raw)
+    from genre_ensemble.stages.validate import check_choices
+
+    pattern = r"parallel\.backend .* pip install 'dask\[distributed\]'"
+    with pytest.raises(ParamsError, match=pattern):  # stage validate's check, before any work
+        check_choices(parse_params(raw), root=REPO)
 
 
 def _worker_setting() -> str | None:
     import os
 
-    from genre_ensemble.parallel import MALLOC_TRIM_VARIABLE
+    from genre_ensemble.core.parallel import MALLOC_TRIM_VARIABLE
 
     return os.environ.get(MALLOC_TRIM_VARIABLE)
 
@@ -116,7 +120,7 @@ def test_local_cluster_workers_keep_glibcs_malloc_default_unless_the_user_set_on
     import os
 
     pytest.importorskip("dask.distributed", reason="pip install -r requirements-dask.txt")
-    from genre_ensemble.parallel import MALLOC_TRIM_VARIABLE, dask_client
+    from genre_ensemble.core.parallel import MALLOC_TRIM_VARIABLE, dask_client
 
     if users_setting is None:
         monkeypatch.delenv(MALLOC_TRIM_VARIABLE, raising=False)
@@ -136,7 +140,7 @@ def test_a_local_cluster_leaves_port_8787_to_the_users_own_dashboard():
     import warnings
 
     pytest.importorskip("dask.distributed", reason="pip install -r requirements-dask.txt")
-    from genre_ensemble.parallel import dask_client
+    from genre_ensemble.core.parallel import dask_client
 
     with socket.socket() as held:
         try:

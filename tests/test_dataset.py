@@ -12,20 +12,18 @@ import pytest
 import soundfile
 import yaml
 
-from genre_ensemble.audio import AudioError, UndecodableError, load_clip
-from genre_ensemble.dataset import (
-    DatasetError,
-    build_manifest,
-    find_genre_root,
+from genre_ensemble.core.errors import AudioError, DatasetError, StageError, UndecodableError
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.corpus.audio import load_clip
+from genre_ensemble.corpus.checks import build_manifest
+from genre_ensemble.corpus.discovery import find_genre_root, list_clips
+from genre_ensemble.corpus.splitting import (
     kfold_split,
-    list_clips,
     listed_split,
     read_track_list,
     stratified_split,
 )
-from genre_ensemble.genres import GENRES
-from genre_ensemble.params import parse_params
-from genre_ensemble.stages._common import StageError
+from genre_ensemble.members.registry import parse_params
 from genre_ensemble.stages.validate import check_inputs
 
 from .conftest import REPO, SR, tone, write_wav
@@ -192,8 +190,8 @@ def test_fault_filtered_lists_parse_and_map_onto_both_layouts(tmp_path):
 
 def _run_prepare(workspace: Path, gtzan: Path, method: str) -> subprocess.CompletedProcess:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["data"].update(source="gtzan", gtzan_dir=str(gtzan), clip_seconds=1.0)
-    raw["segments"]["seconds"] = 0.0
+    raw["data"].update(source="gtzan", dir=str(gtzan), clip_seconds=1.0)
+    raw["windows"]["seconds"] = 0.0
     raw["split"]["method"] = method
     (workspace / "params.yaml").write_text(yaml.safe_dump(raw))
     (workspace / "data").mkdir(exist_ok=True)

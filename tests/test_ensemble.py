@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_ensemble.ensemble import (
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.evaluation.combine import (
     combine,
     fit_ensemble_weights,
     learn_weights,
     log_loss,
     weighted_sum,
 )
-from genre_ensemble.genres import GENRES
 
 
 def _random_probabilities(rng, n: int) -> np.ndarray:

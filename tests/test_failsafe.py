@@ -20,23 +20,42 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genre_ensemble.fileio import PARTIAL_PREFIX, atomic_path, remove_partials, write_text
-from genre_ensemble.genres import GENRES
-from genre_ensemble.imagestore import ARRAY_SUFFIX
+from genre_ensemble.core.fileio import PARTIAL_PREFIX, atomic_path, remove_partials, write_text
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.members.cnn.imagestore import ARRAY_SUFFIX
 
 from .conftest import merge_params, run_checked, tone, write_wav
 
-# One wrong value per params.yaml section, and the key its one-line error must name.
+# One wrong value per params.yaml section, a key that is not a setting (the typos a hand edit
+# or `dvc exp run -S +key=...` leaves), and path settings that do not exist: each the edit
+# (dotted key -> value) and the text its one-line error must start with.
 BAD_VALUES = {
-    "data": ({"data": {"source": "gtzan"}}, "data.gtzan_dir"),  # no GTZAN copy in data/gtzan
-    "synthetic": ({"synthetic": {"difficulty": 2}}, "synthetic.difficulty"),
-    "split": ({"split": {"test_size": 1.5}}, "split.test_size"),
-    "segments": ({"segments": {"overlap": 1.0}}, "segments.overlap"),
-    "images": ({"images": {"height": 4}}, "images.height"),
-    "train": ({"train": {"optimizer": "rmsprop"}}, "train.optimizer"),
-    "features": ({"features": {"classifier": "svm"}}, "features.classifier"),
-    "ensemble": ({"ensemble": {"weights": [1, 1, 1]}}, "ensemble.weights"),
-    "evaluate": ({"evaluate": {"bootstrap": -1}}, "evaluate.bootstrap"),
+    "data": ({"data.source": "gtzan"}, "data.dir"),  # no GTZAN copy in data/gtzan
+    "synthetic": ({"synthetic.difficulty": 2}, "synthetic.difficulty"),
+    "split": ({"split.test_size": 1.5}, "split.test_size"),
+    "windows": ({"windows.overlap": 1.0}, "windows.overlap"),
+    "parallel": ({"parallel.backend": "ray"}, "parallel.backend"),
+    "images": ({"images.height": 4}, "images.height"),
+    "train": ({"train.optimizer": "rmsprop"}, "train.optimizer"),
+    "features": ({"features.classifier": "svm"}, "features.classifier"),
+    "pretrained": ({"pretrained.musicnn.layers": ["logits"]}, "pretrained.musicnn.layers"),
+    "ensemble": ({"ensemble.weights": [1, 1, 1]}, "ensemble.weights"),
+    "evaluate": ({"evaluate.bootstrap": -1}, "evaluate.bootstrap"),
+    "typo: a key beside its setting": (
+        {"train.learning_rat": 0.5},
+        "train.learning_rat is not a setting; did you mean train.learning_rate?"),
+    "typo: a key instead of its setting": (
+        {"train.epoch": 5}, "train.epoch is not a setting; did you mean train.epochs?"),
+    "typo: a misspelt section": (
+        {"segment": {"seconds": 3.0}}, "segment is not a setting; did you mean windows"),
+    # DVC hashes every dependency of a stage, ${data.dir} of prepare included, whatever source
+    # reads it: a folder that is not there stops validate, not DVC half-way
+    "data.dir absolute, synthetic source": ({"data.dir": "/nonexistent"}, "data.dir"),
+    "data.dir relative, synthetic source": ({"data.dir": "no/such/folder"}, "data.dir"),
+    "data.dir absolute, gtzan source": (
+        {"data.source": "gtzan", "data.dir": "/nonexistent"}, "data.dir"),
+    "data.dir relative, folder source": (
+        {"data.source": "folder", "data.dir": "no/such/folder"}, "data.dir"),
 }
 
 # Written by DVC itself on every command (locks, logs, site cache), not workspace state.
@@ -61,9 +80,20 @@ def _state(root: Path, env: dict) -> tuple[str, dict, dict[str, str]]:
 
 
 def _set_params(root: Path, override: dict) -> None:
+    """Apply nested (``merge_params``) or dotted (``{"train.epochs": 3}``) overrides, as a hand
+    edit would: a dotted key that is not in params.yaml is added beside the real ones."""
     path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(merge_params(yaml.safe_load(path.read_text()), override),
-                                   sort_keys=False))
+    params = yaml.safe_load(path.read_text())
+    for key, value in override.items():
+        if "." not in key and isinstance(value, dict) and key in params:
+            merge_params(params, {key: value})
+            continue
+        *parents, last = key.split(".")
+        node = params
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def _assert_clean(root: Path, env: dict) -> None:
@@ -82,17 +112,18 @@ def clean_workspace(tiny_workspace):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("section", list(BAD_VALUES))
-def test_a_wrong_value_stops_repro_before_any_output_is_touched(clean_workspace, section):
+@pytest.mark.parametrize("case", list(BAD_VALUES))
+def test_a_wrong_value_stops_repro_before_any_output_is_touched(clean_workspace, case):
     root, env = clean_workspace
-    override, key = BAD_VALUES[section]
+    override, expected = BAD_VALUES[case]
     _set_params(root, override)
     before = _state(root, env)
     result = subprocess.run(["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and f"params.yaml: {key}" in errors[0], result.stderr
+    assert len(errors) == 1 and errors[0].startswith(f"error: params.yaml: {expected}"), (
+        result.stderr)
     assert "Running stage 'validate'" in result.stdout
     assert "Running stage" not in result.stdout.replace("Running stage 'validate'", "")
     assert _state(root, env) == before  # git status, dvc status and every byte as they were
@@ -157,7 +188,7 @@ def test_a_stage_failing_half_way_leaves_earlier_outputs_intact(clean_workspace)
         if genre != "rock":
             write_wav(gtzan / genre / f"{genre}.00000.wav", tone(110.0 * (number + 1)))
     (gtzan / "rock").mkdir(parents=True)
-    _set_params(root, {"data": {"source": "gtzan", "gtzan_dir": "data/gtzan-broken"}})
+    _set_params(root, {"data": {"source": "gtzan", "dir": "data/gtzan-broken"}})
     result = subprocess.run(["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode != 0

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 import soundfile
 
-from genre_ensemble.audio import load_clip
-from genre_ensemble.fingerprint import (
+from genre_ensemble.corpus.audio import load_clip
+from genre_ensemble.corpus.duplicates import (
     DUPLICATE_COLUMNS,
-    clip_fingerprint,
     duplicate_report,
     find_duplicates,
     keep_together,
 )
-from genre_ensemble.synthetic import synthesize_clip
+from genre_ensemble.corpus.fingerprint import clip_fingerprint
+from genre_ensemble.corpus.synthetic import synthesize_clip
 
 SR = 22050
 SECONDS = 6.0

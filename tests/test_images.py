@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_ensemble.audio import load_clip
-from genre_ensemble.images import ImageJob, build_image_sets, signal_images
-from genre_ensemble.imagestore import load_image_set
-from genre_ensemble.params import load_params
+from genre_ensemble.corpus.audio import load_clip
+from genre_ensemble.members.cnn.images import ImageJob, build_image_sets, signal_images
+from genre_ensemble.members.cnn.imagestore import load_image_set
+from genre_ensemble.members.registry import load_params
 
 from .conftest import REPO, SR, tone, write_wav
 
@@ -20,8 +20,8 @@ from .conftest import REPO, SR, tone, write_wav
 def job() -> ImageJob:
     params = load_params(REPO / "params.yaml")
     images = replace(params.images, height=24, width=24)
-    segments = replace(params.segments, seconds=1.0, overlap=0.5)
-    return ImageJob(sample_rate=SR, clip_seconds=2.0, images=images, segments=segments)
+    windows = replace(params.windows, seconds=1.0, overlap=0.5)
+    return ImageJob(sample_rate=SR, clip_seconds=2.0, images=images, windows=windows)
 
 
 @pytest.fixture

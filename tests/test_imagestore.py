@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from genre_ensemble.fileio import write_csv
-from genre_ensemble.imagestore import (
+from genre_ensemble.core.fileio import write_csv
+from genre_ensemble.core.paths import image_index
+from genre_ensemble.members.cnn.imagestore import (
     array_file,
     load_image_set,
     read_windows,
     window_png,
     write_windows,
 )
-from genre_ensemble.paths import image_index
 
 
 def _store(folder, clips: dict[str, np.ndarray]) -> pd.DataFrame:

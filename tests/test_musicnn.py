@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre_ensemble import musicnn, musicnn_weights
-from genre_ensemble.musicnn_weights import MissingWeightsError
+from genre_ensemble.members.pretrained import musicnn
+from genre_ensemble.members.pretrained import weights as musicnn_weights
+from genre_ensemble.members.pretrained.weights import MissingWeightsError
 from tests.conftest import REPO, tone
 
 WEIGHTS_DIR = REPO / musicnn_weights.DEFAULT_DIR
@@ -135,12 +136,12 @@ def test_embedding_and_setup_check_stay_offline(network, monkeypatch):
 
 @needs_weights
 def test_checkpoint_has_both_models_and_no_optimiser_state():
-    for model in musicnn_weights.MODELS:
+    for model in ("MSD_musicnn", "MTT_musicnn"):
         weights = musicnn_weights.read_checkpoint(model, folder=WEIGHTS_DIR)
         assert weights["conv2d/kernel"].shape[:2] == (7, int(0.4 * musicnn.N_MELS))
         assert not [name for name in weights if "Adam" in name or "power" in name]
-    with pytest.raises(ValueError, match="unknown musicnn model"):
-        musicnn_weights.read_checkpoint("MSD_vgg", folder=WEIGHTS_DIR)
+    with pytest.raises(ValueError, match="unknown checkpoint"):
+        musicnn_weights.read_checkpoint("MSD_resnet", folder=WEIGHTS_DIR)
 
 
 def test_missing_weights_is_one_line_saying_how_to_get_them(tmp_path: Path, monkeypatch):
@@ -148,7 +149,8 @@ def test_missing_weights_is_one_line_saying_how_to_get_them(tmp_path: Path, monk
         musicnn.load_network(weights_dir=tmp_path / "nowhere")
     message = str(custom.value)
     assert "\n" not in message
-    assert f"python -m genre_ensemble.musicnn_weights --dir {tmp_path / 'nowhere'}" in message
+    fix = f"python -m genre_ensemble.members.pretrained.weights --dir {tmp_path / 'nowhere'}"
+    assert fix in message
     monkeypatch.chdir(tmp_path)  # the default folder is relative: now empty
     with pytest.raises(MissingWeightsError) as default:
         musicnn.clip_embedding(_noise(1.0, seed=5), SR)

@@ -7,9 +7,19 @@ import sys
 import pytest
 import yaml
 
-from genre_ensemble.params import ParamsError, load_params, parse_params
+from genre_ensemble.core.params import ParamsError
+from genre_ensemble.members.registry import load_params, parse_params
+from genre_ensemble.stages.validate import check_choices
 
 from .conftest import REPO
+
+
+def validated(raw: dict):
+    """What stage validate checks: params.yaml read (types, ranges, unknown keys), then every
+    choice against the table that implements it."""
+    params = parse_params(raw)
+    check_choices(params, root=REPO)
+    return params
 
 
 @pytest.fixture
@@ -57,8 +67,14 @@ BAD_VALUES = [
     ("train.windows_per_clip", -1, "train.windows_per_clip"),
     ("train.windows_per_clip", 2.5, "train.windows_per_clip"),
     ("data.source", "youtube", "data.source"),
-    ("segments.seconds", 11.0, "segments.seconds"),  # window longer than the clip
-    ("segments.overlap", 1.0, "segments.overlap"),  # overlap >= window
+    ("windows.seconds", 11.0, "windows.seconds"),  # window longer than the clip
+    ("windows.overlap", 1.0, "windows.overlap"),  # overlap >= window
+    ("parallel.n_jobs", -2, "parallel.n_jobs"),
+    ("parallel.backend", "ray", "parallel.backend"),
+    ("split.duplicates", "drop", "split.duplicates"),
+    ("train.optimizer", "rmsprop", "train.optimizer"),
+    ("train.lr_schedule", "step", "train.lr_schedule"),
+    ("features.classifier", "svm", "features.classifier"),
     ("synthetic.difficulty", 1.5, "synthetic.difficulty"),
     ("features.descriptors.n_mfcc", 0, "features.descriptors.n_mfcc"),
     ("features.descriptors.n_mfcc", 129, "features.descriptors.n_mfcc"),  # above the mel bands
@@ -70,7 +86,7 @@ BAD_VALUES = [
 @pytest.mark.parametrize(("key", "value", "named"), BAD_VALUES)
 def test_bad_value_names_the_key(raw, key, value, named):
     with pytest.raises(ParamsError) as caught:
-        parse_params(_with(raw, key, value))
+        validated(_with(raw, key, value))
     message = str(caught.value)
     assert named in message
     assert message.count("\n") == 0
@@ -79,14 +95,14 @@ def test_bad_value_names_the_key(raw, key, value, named):
 def test_learned_method_refuses_explicit_weights(raw):
     changed = _with(_with(raw, "ensemble.method", "learned"), "split.calibration", 0.5)
     with pytest.raises(ParamsError, match="ensemble.weights"):
-        parse_params(changed)
-    assert parse_params(_with(changed, "ensemble.weights", None)).ensemble.method == "learned"
+        validated(changed)
+    assert validated(_with(changed, "ensemble.weights", None)).ensemble.method == "learned"
 
 
 def test_learned_method_needs_calibration_clips(raw):
     changed = _with(_with(raw, "ensemble.method", "learned"), "ensemble.weights", None)
     with pytest.raises(ParamsError, match="split.calibration is 0"):
-        parse_params(_with(changed, "split.calibration", 0.0))
+        validated(_with(changed, "split.calibration", 0.0))
 
 
 def test_missing_section_is_named(raw):
@@ -110,3 +126,55 @@ def test_stage_stops_with_one_line_and_no_partial_output(raw, tmp_path):
     assert len(lines) == 1, result.stderr
     assert "ensemble.weights" in lines[0] and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+TYPOS = [
+    (("train", "learning_rat"), 0.5,
+     "train.learning_rat is not a setting; did you mean train.learning_rate?"),
+    (("train", "epoch"), 5, "train.epoch is not a setting; did you mean train.epochs?"),
+    (("segment",), {"seconds": 3.0}, "segment is not a setting; did you mean windows"),
+    (("images", "cqt", "hop"), 256,
+     "images.cqt.hop is not a setting; did you mean images.cqt.hop_length?"),
+    (("pretrained", "musicnn", "layer"), ["taggram"],
+     "pretrained.musicnn.layer is not a setting; did you mean pretrained.musicnn.layers?"),
+    (("trian",), {"epochs": 3}, "trian is not a setting; did you mean train?"),
+    (("data", "gtzan_dir"), "data/gtzan", "data.gtzan_dir is not a setting any more; it was "
+                                          "renamed: use data.dir"),
+    (("ensemble", "zzz"), 1, "ensemble.zzz is not a setting; the settings under ensemble are: "),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "expected"), TYPOS)
+def test_a_key_that_is_not_a_setting_names_it_and_the_closest_valid_key(raw, where, value,
+                                                                        expected):
+    changed = copy.deepcopy(raw)
+    node = changed
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value  # beside the real keys, as a hand edit or `-S +key=` leaves it
+    with pytest.raises(ParamsError) as caught:
+        parse_params(changed)
+    message = str(caught.value)
+    assert message.startswith(f"params.yaml: {expected}") and "\n" not in message
+
+
+def test_every_key_of_the_committed_params_is_read():
+    """The strictness has no blind spot: removing any leaf key of params.yaml is an error
+    (every setting is read by some parser), so adding one no parser reads is caught too."""
+    committed = yaml.safe_load((REPO / "params.yaml").read_text())
+
+    def leaves(node: dict, prefix: tuple = ()):
+        for key, value in node.items():
+            if isinstance(value, dict) and value:
+                yield from leaves(value, (*prefix, key))
+            else:
+                yield (*prefix, key)
+
+    for path in leaves(committed):
+        changed = copy.deepcopy(committed)
+        node = changed
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+        with pytest.raises(ParamsError, match="is missing"):
+            parse_params(changed)

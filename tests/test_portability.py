@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from genre_ensemble.genres import GENRES
-from genre_ensemble.synthetic.render import synthesize_clip
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.corpus.synthetic.render import synthesize_clip
 
 from .conftest import REPO, SR, TINY, merge_params, workspace_env, write_wav
 
@@ -29,7 +29,7 @@ def _workspace(root: Path, n_jobs: int) -> Path:
     """params.yaml (tiny, ``n_jobs`` workers) and a manifest of eight synthetic 3 s clips."""
     root.mkdir()
     params = merge_params(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
-    params["images"]["n_jobs"] = n_jobs
+    params["parallel"]["n_jobs"] = n_jobs
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rows = []
     for index, genre in enumerate(GENRES[:8]):

@@ -21,8 +21,8 @@ import pytest
 import soundfile
 import yaml
 
-from genre_ensemble.genres import GENRES
-from genre_ensemble.members import REPRESENTATIONS
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.members.cnn.kind import REPRESENTATIONS
 
 from .conftest import REPO, merge_params
 
@@ -34,8 +34,9 @@ MEMBERS = [*REPRESENTATIONS, "features"]
 SMALL = {
     "data": {"clip_seconds": CLIP_SECONDS},
     "synthetic": {"seconds": CLIP_SECONDS},
-    "segments": {"seconds": 2.5, "overlap": 0.5},
-    "images": {"height": 32, "width": 32, "n_jobs": 1},
+    "windows": {"seconds": 2.5, "overlap": 0.5},
+    "images": {"height": 32, "width": 32},
+    "parallel": {"n_jobs": 1},
     "train": {"architecture": "paper", "filters": 4, "epochs": 1, "batch_size": 16,
               "early_stopping": 0, "lr_schedule": "constant"},
     # unequal, unnormalised weights (learned ones end up in metrics/ensemble.json the same way;
@@ -56,7 +57,7 @@ LONG_STARTS = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 36.0]  # the last c
 
 def _write_inputs(folder: Path) -> dict[str, Path]:
     """The files to classify, from synthetic music of a few genres."""
-    from genre_ensemble.synthetic import synthesize_clip
+    from genre_ensemble.corpus.synthetic import synthesize_clip
 
     paths = {}
     for number, (name, (seconds, sr, channels, subtype)) in enumerate(INPUTS.items()):
@@ -69,7 +70,7 @@ def _write_inputs(folder: Path) -> dict[str, Path]:
 
 def _long_chunks(long_path: Path, folder: Path) -> list[Path]:
     """The pipeline-length clips predict cuts the long file into, each as its own file."""
-    from genre_ensemble.audio import load_clip
+    from genre_ensemble.corpus.audio import load_clip
 
     signal = load_clip(long_path, sample_rate=SR, seconds=None)
     size = int(CLIP_SECONDS * SR)
@@ -84,7 +85,7 @@ def _long_chunks(long_path: Path, folder: Path) -> list[Path]:
 
 def _manifest(workspace: Path, inputs: list[Path]) -> pd.DataFrame:
     """Synthetic training clips (train, train, val per genre) plus ``inputs`` as test clips."""
-    from genre_ensemble.synthetic import synthesize_clip
+    from genre_ensemble.corpus.synthetic import synthesize_clip
 
     rows = []
     for genre in GENRES:
@@ -102,7 +103,7 @@ def _manifest(workspace: Path, inputs: list[Path]) -> pd.DataFrame:
 def workspace(tmp_path_factory) -> Path:
     """A trained workspace: params.yaml, models/, metrics/ensemble.json and the pipeline's
     predictions for every input file, made by the real stage functions."""
-    from genre_ensemble.params import load_params
+    from genre_ensemble.members.registry import load_params
     from genre_ensemble.stages.ensemble import ensemble
     from genre_ensemble.stages.features import features
     from genre_ensemble.stages.fit_features import fit_features
@@ -136,7 +137,7 @@ def _pipeline_rows(workspace: Path, table: str) -> pd.DataFrame:
 
 
 def _predict_json(workspace: Path, files: list[Path], *extra: str) -> dict:
-    from genre_ensemble.predict import main
+    from genre_ensemble.inference.predict import main
 
     return main([*map(str, files), "--params", str(workspace / "params.yaml"), "--json", *extra])
 
@@ -151,7 +152,7 @@ def test_predict_matches_the_pipelines_evaluation_path(workspace, capsys):
     members = {m: _pipeline_rows(workspace, f"predictions/{m}.csv") for m in MEMBERS}
     for path, document in zip(files, result["files"], strict=True):
         assert document["file"] == str(path)
-        assert document["chunks"] == 1
+        assert document["clips"] == 1
         got = [document["ensemble"]["probabilities"][g] for g in GENRES]
         np.testing.assert_allclose(got, pipeline.loc[path.name, list(GENRES)], atol=1e-5,
                                    err_msg=path.name)
@@ -166,14 +167,14 @@ def test_predict_matches_the_pipelines_evaluation_path(workspace, capsys):
 
 
 def test_a_long_file_is_the_mean_of_its_pipeline_length_clips(workspace):
-    from genre_ensemble.classify import classify_file
-    from genre_ensemble.loading import load_members
-    from genre_ensemble.params import load_params
+    from genre_ensemble.inference.classify import classify_file
+    from genre_ensemble.inference.loading import load_members
+    from genre_ensemble.members.registry import load_params
 
     params = load_params(workspace / "params.yaml")
     members = load_members(params, workspace / "models", workspace / "metrics/ensemble.json")
     prediction = classify_file(workspace / "audio" / "long.wav", members, params)
-    assert prediction.chunks == len(LONG_STARTS)
+    assert prediction.clips == len(LONG_STARTS)
     assert prediction.seconds == pytest.approx(41.0)
     pipeline = _pipeline_rows(workspace, "ensemble/predictions.csv")
     chunks = pipeline.loc[[f"long.c{n:02d}.wav" for n in range(len(LONG_STARTS))], list(GENRES)]
@@ -181,9 +182,9 @@ def test_a_long_file_is_the_mean_of_its_pipeline_length_clips(workspace):
 
 
 def test_classify_signal_resamples_and_mixes_like_the_file_path(workspace):
-    from genre_ensemble.classify import classify_file, classify_signal
-    from genre_ensemble.loading import load_members
-    from genre_ensemble.params import load_params
+    from genre_ensemble.inference.classify import classify_file, classify_signal
+    from genre_ensemble.inference.loading import load_members
+    from genre_ensemble.members.registry import load_params
 
     params = load_params(workspace / "params.yaml")
     members = load_members(params, workspace / "models", workspace / "metrics/ensemble.json")
@@ -224,7 +225,7 @@ def test_bad_inputs_fail_alone_with_one_message_each(workspace, tmp_path, capsys
 def test_untrained_workspace_exits_2_without_loading_tensorflow(workspace, tmp_path):
     (tmp_path / "params.yaml").write_text((workspace / "params.yaml").read_text())
     code = (
-        "import sys; from genre_ensemble.predict import main; "
+        "import sys; from genre_ensemble.inference.predict import main; "
         f"status = main([{str(workspace / 'audio' / 'clip.ogg')!r}, '--params', "
         f"{str(tmp_path / 'params.yaml')!r}]); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; sys.exit(status)"
@@ -239,7 +240,7 @@ def test_untrained_workspace_exits_2_without_loading_tensorflow(workspace, tmp_p
 
 
 def test_missing_ensemble_weights_and_stale_models_are_reported(workspace, tmp_path, capsys):
-    from genre_ensemble.predict import main
+    from genre_ensemble.inference.predict import main
 
     clip = str(workspace / "audio" / "clip.ogg")
     raw = yaml.safe_load((workspace / "params.yaml").read_text())
@@ -260,7 +261,7 @@ def test_missing_ensemble_weights_and_stale_models_are_reported(workspace, tmp_p
 
 
 def test_importing_the_command_loads_no_tensorflow():
-    code = ("import sys, genre_ensemble.predict; "
+    code = ("import sys, genre_ensemble.inference.predict; "
             "sys.exit(sorted(m for m in ('tensorflow', 'keras', 'librosa', 'sklearn') "
             "if m in sys.modules) != [])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60,
@@ -275,8 +276,8 @@ def _members_and_params(workspace: Path, **data: float):
     on the clip length, only on the windows)."""
     import dataclasses
 
-    from genre_ensemble.loading import load_members
-    from genre_ensemble.params import load_params
+    from genre_ensemble.inference.loading import load_members
+    from genre_ensemble.members.registry import load_params
 
     params = load_params(workspace / "params.yaml")
     params = dataclasses.replace(params, data=dataclasses.replace(params.data, **data))
@@ -285,7 +286,7 @@ def _members_and_params(workspace: Path, **data: float):
 
 
 def test_arguments_expand_to_folders_recursively_and_globs(tmp_path):
-    from genre_ensemble.filelist import expand_inputs
+    from genre_ensemble.inference.filelist import expand_inputs
 
     for name in ["a/one.wav", "a/deep/two.FLAC", "a/notes.txt", "b/three.mp3", "c/x.txt"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -302,7 +303,7 @@ def test_arguments_expand_to_folders_recursively_and_globs(tmp_path):
 
 
 def test_csv_has_one_row_per_file_and_broken_files_stay_quiet(workspace, tmp_path, capfd):
-    from genre_ensemble.predict import main
+    from genre_ensemble.inference.predict import main
 
     folder = tmp_path / "music"
     (folder / "sub").mkdir(parents=True)
@@ -342,12 +343,12 @@ def test_a_pipeline_length_file_is_exactly_the_pipelines_clip(workspace, tmp_pat
     pipeline trims, not a clip plus a near-duplicate one."""
     from threadpoolctl import threadpool_limits
 
-    from genre_ensemble.audio import load_clip
-    from genre_ensemble.classify import classify_file
-    from genre_ensemble.features import feature_columns
-    from genre_ensemble.images import ImageJob, signal_images
-    from genre_ensemble.inputs import file_inputs
-    from genre_ensemble.parallel import parallel_map
+    from genre_ensemble.core.parallel import parallel_map
+    from genre_ensemble.corpus.audio import load_clip
+    from genre_ensemble.inference.classify import classify_file
+    from genre_ensemble.inference.inputs import file_inputs
+    from genre_ensemble.members.classifier import feature_columns
+    from genre_ensemble.members.cnn.images import ImageJob, signal_images
     from genre_ensemble.stages.features import _clip_rows
 
     members, params = _members_and_params(workspace, clip_seconds=30.0)
@@ -362,17 +363,19 @@ def test_a_pipeline_length_file_is_exactly_the_pipelines_clip(workspace, tmp_pat
     # two BLAS threads in the caller (the default on 2 cores) must not change a bit: the stages
     # compute every clip with one
     with threadpool_limits(limits=2):
-        inputs = file_inputs(long_path, params, members.names)
-    assert inputs.chunks == 1
+        inputs = file_inputs(long_path, params, [members.members[n] for n in members.names])
+    assert inputs.clips == 1
     clip = load_clip(long_path, sample_rate=SR, seconds=30.0)  # the pipeline's decoding
     pipeline_images = signal_images(clip, ImageJob.from_params(params, names=REPRESENTATIONS))
     for name in REPRESENTATIONS:
-        assert np.array_equal(inputs.images[name], np.stack(pipeline_images[name])), name
+        (rows,) = inputs.rows[name]
+        assert np.array_equal(rows, np.stack(pipeline_images[name])), name
     # the features stage's own per-clip function, run as the stage runs it
     clip_row = {"path": str(long_path), "track": "gtzan-like", "genre": GENRES[0], "split": "test"}
     (rows,) = parallel_map(partial(_clip_rows, params=params), [clip_row], progress=False)
     table = pd.DataFrame(rows)
-    assert np.array_equal(inputs.features, table[feature_columns(table)].to_numpy())
+    (features,) = inputs.rows["features"]
+    assert np.array_equal(features, table[feature_columns(table)].to_numpy())
     got, trimmed = classify_file(long_path, members, params), classify_file(trimmed_path,
                                                                             members, params)
     assert np.array_equal(got.ensemble, trimmed.ensemble)
@@ -381,9 +384,9 @@ def test_a_pipeline_length_file_is_exactly_the_pipelines_clip(workspace, tmp_pat
 
 
 def test_only_a_shortfall_that_matters_warns(caplog):
-    from genre_ensemble.inputs import warn_if_short
+    from genre_ensemble.inference.inputs import warn_if_short
 
-    with caplog.at_level("WARNING", logger="genre_ensemble.inputs"):
+    with caplog.at_level("WARNING", logger="genre_ensemble.inference.inputs"):
         assert not warn_if_short("gtzan.wav", seconds=29.98, clip_seconds=30.0)
         assert not warn_if_short("long.wav", seconds=31.0, clip_seconds=30.0)
         assert caplog.records == []
@@ -393,7 +396,7 @@ def test_only_a_shortfall_that_matters_warns(caplog):
 
 
 def test_batched_results_equal_one_by_one_results(workspace):
-    from genre_ensemble.classify import classify_file, classify_files
+    from genre_ensemble.inference.classify import classify_file, classify_files
 
     members, params = _members_and_params(workspace)
     files = [workspace / "audio" / name for name in INPUTS]

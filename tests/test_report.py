@@ -33,12 +33,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from genre_ensemble.fileio import write_csv, write_json, write_text
-from genre_ensemble.genres import GENRES
-from genre_ensemble.imagestore import array_file, write_windows
-from genre_ensemble.members import FEATURE_MEMBER, REPRESENTATIONS
-from genre_ensemble.params import load_params
-from genre_ensemble.paths import (
+from genre_ensemble.core.fileio import write_csv, write_json, write_text
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.core.paths import (
     DATA_METRICS,
     ENSEMBLE_PREDICTIONS,
     METRICS,
@@ -49,7 +46,11 @@ from genre_ensemble.paths import (
     image_index,
     predictions_path,
 )
-from genre_ensemble.predictions import KEY_COLUMNS, write_predictions
+from genre_ensemble.core.tables import KEY_COLUMNS, write_predictions
+from genre_ensemble.members.cnn.imagestore import array_file, write_windows
+from genre_ensemble.members.cnn.kind import REPRESENTATIONS
+from genre_ensemble.members.descriptors.kind import MEMBER as FEATURE_MEMBER
+from genre_ensemble.members.registry import load_params
 from genre_ensemble.report import build_report, collect_runs
 from genre_ensemble.report import run as report_run
 from genre_ensemble.stages.ensemble import ensemble as ensemble_stage
@@ -164,6 +165,8 @@ def cache_predictions(root: Path) -> None:
         outs.append({"path": path.as_posix(), "hash": "md5", "md5": md5, "size": len(data)})
     lock = {"schema": "2.0", "stages": {"predictions": {"cmd": "fake", "outs": outs}}}
     write_text(root / "dvc.lock", yaml.safe_dump(lock))
+    stages = {"stages": {"predictions": {"cmd": "fake", "outs": [o["path"] for o in outs]}}}
+    write_text(root / "dvc.yaml", yaml.safe_dump(stages))
 
 
 @pytest.fixture(scope="module")

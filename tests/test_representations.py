@@ -5,16 +5,19 @@ import librosa.core.constantq
 import numpy as np
 import pytest
 
-from genre_ensemble.params import load_params
-from genre_ensemble.representations import (
+from genre_ensemble.members.cnn.cqt_filters import (
     _FILTER_FFT_NAME,
+    TESTED_LIBROSA,
+    remember_cqt_filters,
+)
+from genre_ensemble.members.cnn.representations import (
     chroma_from_cqt,
     compute_representations,
     cqt_db,
     cqt_magnitude,
-    remember_cqt_filters,
     render,
 )
+from genre_ensemble.members.registry import load_params
 
 from .conftest import REPO, SR, tone
 
@@ -129,3 +132,13 @@ def test_remembered_cqt_filters_give_librosas_cqt_bit_for_bit(monkeypatch):
              for y, sr in signals * 2]
     for ours, theirs in zip(cached, plain, strict=True):
         assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+
+
+def test_the_librosa_internals_hooked_are_those_of_the_tested_librosa():
+    """remember_cqt_filters replaces librosa's private filter builder; another librosa must be
+    checked (the same-bits test above) before the pin in cqt_filters.py moves."""
+    assert librosa.__version__ == TESTED_LIBROSA, (
+        f"librosa {librosa.__version__} is installed; genre_ensemble/members/cnn/cqt_filters.py "
+        f"replaces librosa {TESTED_LIBROSA}'s private {_FILTER_FFT_NAME}: check that the CQT "
+        "tests here pass (the same bits as librosa's own), then set TESTED_LIBROSA")
+    assert callable(getattr(librosa.core.constantq, _FILTER_FFT_NAME, None))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from genre_ensemble.runtime import cpu_name, training_device
+from genre_ensemble.members.cnn.runtime import cpu_name, training_device
 
 
 def test_without_a_gpu_training_is_described_as_the_cpu():
@@ -30,8 +30,8 @@ def test_kernels_are_pinned_before_tensorflow_loads_and_never_after(repo):
 
     script = (
         "import os, sys\n"
-        "from genre_ensemble.runtime import PINNED_VARIABLES, RuntimeConfigurationError, "
-        "kernel_environment, pin_cpu_kernels\n"
+        "from genre_ensemble.members.cnn.runtime import PINNED_VARIABLES, "
+        "RuntimeConfigurationError, kernel_environment, pin_cpu_kernels\n"
         "for name in PINNED_VARIABLES: os.environ.pop(name, None)\n"
         "pin_cpu_kernels('eigen')\n"
         "assert all(os.environ[k] == v for k, v in kernel_environment('eigen').items())\n"
@@ -46,7 +46,7 @@ def test_kernels_are_pinned_before_tensorflow_loads_and_never_after(repo):
 
 
 def test_the_machine_record_names_what_training_depends_on():
-    from genre_ensemble.runtime import PINNED_VARIABLES, machine_record
+    from genre_ensemble.members.cnn.runtime import PINNED_VARIABLES, machine_record
 
     record = machine_record()
     assert record["device"] == training_device() and record["cores"] == os.cpu_count()
@@ -58,7 +58,7 @@ def test_the_machine_record_names_what_training_depends_on():
 def test_the_machine_record_does_not_depend_on_library_load_order(monkeypatch):
     import threadpoolctl
 
-    from genre_ensemble.runtime import machine_record
+    from genre_ensemble.members.cnn.runtime import machine_record
 
     blas = {"user_api": "blas", "internal_api": "openblas", "architecture": "Haswell"}
     libraries = [
@@ -78,12 +78,12 @@ TRAIN_ONCE = """
 import hashlib, json, os, sys
 from dataclasses import replace
 import numpy as np
-from genre_ensemble.runtime import pin_cpu_kernels, set_threads
+from genre_ensemble.members.cnn.runtime import pin_cpu_kernels, set_threads
 pin_cpu_kernels(sys.argv[1])
 set_threads(2)
-from genre_ensemble.model import build_model
-from genre_ensemble.params import load_params
-from genre_ensemble.training import TrainingBatches, seed_everything
+from genre_ensemble.members.cnn.networks import build_model
+from genre_ensemble.members.registry import load_params
+from genre_ensemble.members.cnn.training import TrainingBatches, seed_everything
 settings = replace(load_params(sys.argv[2]).train, filters=4, epochs=1)
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, size=(256, 32, 32, 1), dtype=np.uint8)
@@ -91,7 +91,7 @@ targets = rng.integers(0, 10, size=256)
 seed_everything(settings.seed)
 batches = TrainingBatches(images, targets, batch_size=32, augment=settings.spec_augment,
                           seed=settings.seed)
-model = build_model(images.shape[1:], settings, steps_per_epoch=len(batches))
+model = build_model(images.shape[1:], 10, settings, steps_per_epoch=len(batches))
 model.fit(batches, epochs=1, verbose=0)
 weights = hashlib.sha256(b"".join(v.numpy().tobytes() for v in model.weights)).hexdigest()
 print(json.dumps({"weights": weights, "onednn": os.environ["TF_ENABLE_ONEDNN_OPTS"],
@@ -104,7 +104,7 @@ def test_each_cpu_kernel_choice_trains_reproducibly_and_the_choice_takes_effect(
     import subprocess
     import sys
 
-    from genre_ensemble.runtime import CPU_ALLOCATOR_VARIABLE
+    from genre_ensemble.members.cnn.runtime import CPU_ALLOCATOR_VARIABLE
 
     def train_in_a_fresh_process(kernels: str, **variables: str) -> dict:
         env = {**os.environ, "PYTHONPATH": str(repo / "src")}

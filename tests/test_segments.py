@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genre_ensemble.segments import frame_slices, window_starts
+from genre_ensemble.corpus.windows import frame_slices, window_starts
 
 
 def test_whole_clip_is_one_window():

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genre_ensemble.genres import GENRES
-from genre_ensemble.synthetic import (
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.corpus.synthetic import (
     SPECS,
     clip_seed,
     plan_clip,
     synthesize_clip,
     write_corpus,
 )
-from genre_ensemble.synthetic.drums import DRUM_PATTERNS, KITS
-from genre_ensemble.synthetic.instruments import INSTRUMENTS
-from genre_ensemble.synthetic.parts import BASS_PATTERNS, COMP_PATTERNS
+from genre_ensemble.corpus.synthetic.drums import DRUM_PATTERNS, KITS
+from genre_ensemble.corpus.synthetic.instruments import INSTRUMENTS
+from genre_ensemble.corpus.synthetic.parts import BASS_PATTERNS, COMP_PATTERNS
 
 SR = 22050
 SEEDS = range(6)

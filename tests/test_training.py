@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_ensemble.genres import GENRES
-from genre_ensemble.params import load_params
-from genre_ensemble.predictions import KEY_COLUMNS
+from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
+from genre_ensemble.core.tables import KEY_COLUMNS
+from genre_ensemble.members.registry import load_params
 
 from .conftest import REPO
 
@@ -46,7 +46,7 @@ def settings():
 
 @pytest.mark.parametrize("architecture", ["paper", "deep"])
 def test_member_learns_and_predicts_every_val_and_test_clip(settings, architecture, tmp_path):
-    from genre_ensemble.training import load_model, save_model, train_member
+    from genre_ensemble.members.cnn.training import load_model, save_model, train_member
 
     images, index = _band_images()
     chosen = replace(
@@ -57,7 +57,7 @@ def test_member_learns_and_predicts_every_val_and_test_clip(settings, architectu
         learning_rate=0.01,
         lr_schedule="constant",
     )
-    model, predictions = train_member(images, index, chosen, verbose=0)
+    model, predictions = train_member(images, index, chosen, GENRES, verbose=0)
     assert list(predictions.columns) == [*KEY_COLUMNS, *GENRES]
     assert set(predictions["split"]) == {"val", "test"}
     assert len(predictions) == 10 * 4  # clip level: windows averaged
@@ -73,7 +73,7 @@ def test_member_learns_and_predicts_every_val_and_test_clip(settings, architectu
 
 
 def test_same_seed_gives_identical_predictions(settings):
-    from genre_ensemble.training import train_member
+    from genre_ensemble.members.cnn.training import train_member
 
     images, index = _band_images(per_genre=10)
     chosen = replace(
@@ -85,13 +85,13 @@ def test_same_seed_gives_identical_predictions(settings):
         learning_rate=0.01,
         lr_schedule="constant",
     )
-    _, first = train_member(images, index, chosen, verbose=0)
-    _, second = train_member(images, index, chosen, verbose=0)
+    _, first = train_member(images, index, chosen, GENRES, verbose=0)
+    _, second = train_member(images, index, chosen, GENRES, verbose=0)
     pd.testing.assert_frame_equal(first, second)
 
 
 def test_spec_augment_masks_bands_reproducibly(settings):
-    from genre_ensemble.training import spec_augment
+    from genre_ensemble.members.cnn.training import spec_augment
 
     batch = np.full((4, 40, 40, 1), 200, dtype=np.uint8)
     augment = replace(settings.spec_augment, time_masks=2, freq_masks=2, max_fraction=0.2)
@@ -112,11 +112,11 @@ def test_spec_augment_masks_bands_reproducibly(settings):
 def test_saving_the_same_model_twice_gives_identical_bytes(settings, tmp_path):
     import time
 
-    from genre_ensemble.training import load_model, save_model, train_member
+    from genre_ensemble.members.cnn.training import load_model, save_model, train_member
 
     images, index = _band_images(per_genre=10)
     chosen = replace(settings, architecture="deep", filters=4, epochs=1)
-    model, _ = train_member(images, index, chosen, verbose=0)
+    model, _ = train_member(images, index, chosen, GENRES, verbose=0)
     save_model(model, tmp_path / "first.keras")
     time.sleep(1.1)  # Keras stamps the save time to the second
     save_model(model, tmp_path / "second.keras")
@@ -132,15 +132,15 @@ def test_scrambled_test_images_change_neither_the_member_nor_its_validation_pred
 ):
     """The test split plays no part in training: scramble every test image, get the same
     weights, the same validation predictions, and (of course) other test predictions."""
-    from genre_ensemble.training import train_member
+    from genre_ensemble.members.cnn.training import train_member
 
     images, index = _band_images()
     chosen = replace(settings, epochs=3, filters=8, early_stopping=2)  # early stopping watches val
-    model, predictions = train_member(images, index, chosen, verbose=0)
+    model, predictions = train_member(images, index, chosen, GENRES, verbose=0)
     scrambled = images.copy()
     is_test = (index["split"] == "test").to_numpy()
     scrambled[is_test] = np.random.default_rng(9).integers(0, 256, scrambled[is_test].shape)
-    model_b, predictions_b = train_member(scrambled, index, chosen, verbose=0)
+    model_b, predictions_b = train_member(scrambled, index, chosen, GENRES, verbose=0)
     for before, after in zip(model.get_weights(), model_b.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)
     val = predictions["split"] == "val"
@@ -149,7 +149,7 @@ def test_scrambled_test_images_change_neither_the_member_nor_its_validation_pred
 
 
 def test_windows_to_train_on_keeps_at_most_the_cap_of_every_clip_and_covers_all_over_draws():
-    from genre_ensemble.training import windows_to_train_on
+    from genre_ensemble.members.cnn.training import windows_to_train_on
 
     clips = np.repeat([3, 0, 7, 1], [19, 5, 2, 19])[::-1].copy()  # unsorted, uneven clips
     rng = np.random.default_rng(1)
@@ -175,7 +175,7 @@ def _epoch_rows(batches) -> list[np.ndarray]:
 def test_training_batches_with_a_cap_train_on_capped_windows_and_change_them_every_epoch(
     settings,
 ):
-    from genre_ensemble.training import TrainingBatches
+    from genre_ensemble.members.cnn.training import TrainingBatches
 
     clips = np.repeat(np.arange(6), 19)
     rows = np.arange(len(clips))
@@ -198,7 +198,7 @@ def test_training_batches_with_a_cap_train_on_capped_windows_and_change_them_eve
 def test_a_cap_no_clip_exceeds_changes_nothing(settings):
     """The embedded default's 10 s clips have 5 windows: a cap >= 5 must leave every batch,
     mask and weight exactly as without it."""
-    from genre_ensemble.training import TrainingBatches, train_member
+    from genre_ensemble.members.cnn.training import TrainingBatches, train_member
 
     images, index = _band_images(per_genre=10)  # 2 windows per clip
     clips = pd.factorize(index["track"])[0]
@@ -216,21 +216,20 @@ def test_a_cap_no_clip_exceeds_changes_nothing(settings):
         capped.on_epoch_end()
     chosen = replace(settings, architecture="paper", filters=4, epochs=2, optimizer="sgd",
                      learning_rate=0.01, lr_schedule="cosine")
-    _, every = train_member(images, index, replace(chosen, windows_per_clip=0), verbose=0)
-    _, two = train_member(images, index, replace(chosen, windows_per_clip=2), verbose=0)
-    _, one = train_member(images, index, replace(chosen, windows_per_clip=1), verbose=0)
+    _, every = train_member(images, index, replace(chosen, windows_per_clip=0), GENRES,
+                           verbose=0)
+    _, two = train_member(images, index, replace(chosen, windows_per_clip=2), GENRES,
+                           verbose=0)
+    _, one = train_member(images, index, replace(chosen, windows_per_clip=1), GENRES,
+                           verbose=0)
     pd.testing.assert_frame_equal(every, two)
     assert not every.equals(one)  # a real cap trains on other batches
 
 
 def test_fit_without_tf_data_autotuning_trains_the_same_weights_and_restores_keras(settings):
-    from genre_ensemble.model import build_model
-    from genre_ensemble.training import (
-        FIT_ADAPTERS,
-        TrainingBatches,
-        seed_everything,
-        tf_data_autotune_off,
-    )
+    from genre_ensemble.members.cnn.keras_private import FIT_ADAPTERS, tf_data_autotune_off
+    from genre_ensemble.members.cnn.networks import build_model
+    from genre_ensemble.members.cnn.training import TrainingBatches, seed_everything
 
     images, _ = _band_images(per_genre=10)
     targets = np.arange(len(images)) % len(GENRES)
@@ -249,7 +248,7 @@ def test_fit_without_tf_data_autotuning_trains_the_same_weights_and_restores_ker
     def trained_weights() -> list[np.ndarray]:
         seed_everything(chosen.seed)
         training = batches(120)
-        model = build_model(images.shape[1:], chosen, steps_per_epoch=len(training))
+        model = build_model(images.shape[1:], len(GENRES), chosen, steps_per_epoch=len(training))
         model.fit(training, validation_data=(images[120:], targets[120:]), epochs=2, verbose=0)
         return model.get_weights()
 
@@ -261,3 +260,18 @@ def test_fit_without_tf_data_autotuning_trains_the_same_weights_and_restores_ker
     assert adapters_autotune() == [None, None]  # Keras as it was after the block
     for first, second in zip(with_thread, without_thread, strict=True):
         np.testing.assert_array_equal(first, second)
+
+
+def test_the_keras_internals_hooked_are_those_of_the_tested_keras():
+    """tf_data_autotune_off wraps methods of Keras's private data adapters; another Keras must
+    be checked (the test above) before the pin in keras_private.py moves."""
+    import keras
+
+    from genre_ensemble.members.cnn.keras_private import FIT_ADAPTERS, TESTED_KERAS
+
+    assert keras.__version__ == TESTED_KERAS, (
+        f"Keras {keras.__version__} is installed; genre_ensemble/members/cnn/keras_private.py "
+        f"wraps the private data adapters of Keras {TESTED_KERAS}: check that "
+        "test_fit_without_tf_data_autotuning_trains_the_same_weights_and_restores_keras passes, "
+        "then set TESTED_KERAS")
+    assert all(callable(getattr(adapter, "get_tf_dataset", None)) for adapter in FIT_ADAPTERS)

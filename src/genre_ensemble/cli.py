@@ -1,4 +1,5 @@
-"""The ``genre-ensemble`` command: ``predict`` songs, ``report`` runs, ``compare`` CV sweeps.
+"""The ``genre-ensemble`` command: ``predict`` songs, ``report`` runs, run a ``sweep`` of named
+variants, ``compare`` sweeps.
 
 Each sub-command lives in its own module, imported only when used, so ``genre-ensemble report``
 never pays for TensorFlow.
@@ -13,9 +14,13 @@ import sys
 
 # sub-command -> module with configure_parser(parser) and run(args) -> int (exit status)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "predict": ("genre_ensemble.predict", "classify audio files with the trained ensemble"),
+    "predict": ("genre_ensemble.inference.predict",
+                "classify audio files with the trained ensemble"),
     "report": ("genre_ensemble.report", "write reports/index.html, an offline report of runs"),
-    "compare": ("genre_ensemble.compare", "cross-validation sweeps side by side, paired tests"),
+    "sweep": ("genre_ensemble.experiments.sweeps",
+              "run named variants as DVC experiments, once or over k folds"),
+    "compare": ("genre_ensemble.experiments.compare",
+                "cross-validation sweeps side by side, paired tests"),
 }
 
 

@@ -16,8 +16,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from genre_ensemble.crossval import CrossValError
-from genre_ensemble.fileio import write_text
+from genre_ensemble.core.fileio import write_text
+from genre_ensemble.experiments.crossval import CrossValError
 from genre_ensemble.report.page import CHART_MODES, render
 from genre_ensemble.report.runs import ReportError, Run, load_rev, load_workspace
 
@@ -57,9 +57,10 @@ def collect_runs(root: Path, revs: list[str]) -> list[Run]:
 
 
 def cross_validation(root: Path, sweeps: list[str]) -> dict:
-    """:func:`genre_ensemble.compare.compare` of the named sweeps (all finished ones if none)."""
-    from genre_ensemble.compare import collect, compare
-    from genre_ensemble.crossval import group_variants
+    """:func:`genre_ensemble.experiments.compare.compare` of the named sweeps (all finished ones
+    if none)."""
+    from genre_ensemble.experiments.compare import collect, compare
+    from genre_ensemble.experiments.crossval import group_variants
 
     return compare(group_variants(collect(root, sweeps)))
 

@@ -7,15 +7,16 @@ vl-convert. No TensorFlow here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from genre_ensemble.genres import GENRES
-from genre_ensemble.metrics import genre_confusion
-from genre_ensemble.predictions import labels, probability_matrix
+from genre_ensemble.core.labels import label_set
+from genre_ensemble.core.tables import label_columns, probability_matrix, true_indices
+from genre_ensemble.evaluation.metrics import genre_confusion
 from genre_ensemble.report.runs import ENSEMBLE, Run
 
 Spec = dict[str, Any]
@@ -93,31 +94,37 @@ def accuracy_chart(runs: list[Run]) -> Spec | None:
 # Confusion matrices
 
 
-def confusion_from_predictions(table: pd.DataFrame) -> np.ndarray:
-    """Counts (true x predicted, GENRES order) of a predictions table's clips."""
-    return genre_confusion(labels(table), probability_matrix(table).argmax(axis=1))
+def confusion_from_predictions(table: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Counts (true x predicted) of a predictions table's clips, and their labels."""
+    labels = label_columns(table)
+    return genre_confusion(true_indices(table), probability_matrix(table).argmax(axis=1),
+                           len(labels)), labels
 
 
-def confusion_from_pairs(pairs: pd.DataFrame) -> np.ndarray:
-    """Counts from ``plots/confusion.csv`` (columns actual, predicted)."""
-    index = {genre: i for i, genre in enumerate(GENRES)}
+def confusion_from_pairs(pairs: pd.DataFrame, labels: list[str]
+                         ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Counts from ``plots/confusion.csv`` (columns actual, predicted), and their labels (the
+    run's, else those the pairs hold)."""
+    labels = tuple(labels) or label_set([*pairs["actual"], *pairs["predicted"]])
+    index = {label: i for i, label in enumerate(labels)}
     return genre_confusion(pairs["actual"].map(index).to_numpy(),
-                           pairs["predicted"].map(index).to_numpy())
+                           pairs["predicted"].map(index).to_numpy(), len(labels)), labels
 
 
-def confusion_chart(counts: np.ndarray, title: str) -> Spec:
-    """A heatmap of counts, coloured by the share of the true genre's clips (recall)."""
+def confusion_chart(counts: np.ndarray, labels: Sequence[str], title: str) -> Spec:
+    """A heatmap of counts, coloured by the share of the true label's clips (recall)."""
+    labels = list(labels)
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     rows = [
-        {"true genre": GENRES[i], "predicted": GENRES[j], "clips": int(counts[i, j]),
+        {"true genre": labels[i], "predicted": labels[j], "clips": int(counts[i, j]),
          "share": float(shares[i, j]), "label": str(int(counts[i, j])) if counts[i, j] else ""}
-        for i in range(len(GENRES)) for j in range(len(GENRES))
+        for i in range(len(labels)) for j in range(len(labels))
     ]
     accuracy = np.trace(counts) / counts.sum() if counts.sum() else 0.0
     base = alt.Chart(pd.DataFrame(rows)).encode(
-        x=alt.X("predicted:N", sort=list(GENRES), title="predicted"),
-        y=alt.Y("true genre:N", sort=list(GENRES), title=None),
+        x=alt.X("predicted:N", sort=labels, title="predicted"),
+        y=alt.Y("true genre:N", sort=labels, title=None),
     )
     shade = alt.Color("share:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None)
     cells = base.mark_rect(stroke="#e3e8ef", strokeWidth=0.5).encode(
@@ -130,7 +137,7 @@ def confusion_chart(counts: np.ndarray, title: str) -> Spec:
         color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("#222222")),
     )
     return finish((cells + text).properties(
-        width=CELL * len(GENRES), height=CELL * len(GENRES),
+        width=CELL * len(labels), height=CELL * len(labels),
         title=alt.TitleParams(title, subtitle=f"accuracy {accuracy:.1%}, "
                                               f"{int(counts.sum())} test clips")))
 
@@ -141,11 +148,12 @@ def run_confusions(run: Run) -> list[tuple[str, Spec]]:
     if ENSEMBLE in run.predictions:
         charts.append((ENSEMBLE, confusion_from_predictions(run.predictions[ENSEMBLE])))
     elif run.confusion_pairs is not None and not run.confusion_pairs.empty:
-        charts.append((ENSEMBLE, confusion_from_pairs(run.confusion_pairs)))
+        charts.append((ENSEMBLE, confusion_from_pairs(run.confusion_pairs, run.labels)))
     for member in run.members:
         if member in run.predictions:
             charts.append((member, confusion_from_predictions(run.predictions[member])))
-    return [(name, confusion_chart(counts, member_title(run, name))) for name, counts in charts]
+    return [(name, confusion_chart(counts, labels, member_title(run, name)))
+            for name, (counts, labels) in charts]
 
 
 def member_title(run: Run, name: str) -> str:
@@ -175,7 +183,7 @@ def per_genre_chart(run: Run) -> Spec | None:
     order = [m for m in model_order(run) if m in set(table["model"])]
     base = alt.Chart(table).encode(
         x=alt.X("model:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
-        y=alt.Y("genre:N", sort=list(GENRES), title=None),
+        y=alt.Y("genre:N", sort=run.labels, title=None),
     )
     cells = base.mark_rect(stroke="#ffffff", strokeWidth=0.5).encode(
         color=alt.Color("f1:Q", scale=alt.Scale(domain=[0, 1], scheme="greens"),
@@ -189,7 +197,7 @@ def per_genre_chart(run: Run) -> Spec | None:
         color=alt.condition(alt.datum.f1 > 0.6, alt.value("white"), alt.value("#222222")),
     )
     return finish((cells + text).properties(
-        width=52 * len(order), height=CELL * len(GENRES),
+        width=52 * len(order), height=CELL * len(run.labels),
         title=alt.TitleParams(f"F1 per genre: {run.title}", subtitle="test clips")))
 
 
@@ -200,7 +208,7 @@ def ensemble_gain_table(run: Run) -> pd.DataFrame:
     if ENSEMBLE not in scores or not members:
         return pd.DataFrame()
     rows = []
-    for genre in GENRES:
+    for genre in run.labels:
         if genre not in scores[ENSEMBLE]:
             continue
         best = max(members, key=lambda m: scores[m].get(genre, {}).get("f1", 0.0))
@@ -222,7 +230,7 @@ def ensemble_gain_chart(run: Run) -> Spec | None:
     bars = alt.Chart(table).mark_bar().encode(
         x=alt.X("gain:Q", title="ensemble F1 − best member F1",
                 scale=alt.Scale(domain=[-reach, reach])),
-        y=alt.Y("genre:N", sort=list(GENRES), title=None),
+        y=alt.Y("genre:N", sort=run.labels, title=None),
         color=alt.Color("effect:N", scale=alt.Scale(
             domain=["helps", "same", "hurts"], range=[HELPS, "#9e9e9e", HURTS]), title=None),
         tooltip=["genre:N", alt.Tooltip("ensemble F1:Q", format=".3f"), "best member:N",
@@ -231,7 +239,7 @@ def ensemble_gain_chart(run: Run) -> Spec | None:
     )
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#444444").encode(x="x:Q")
     return finish((bars + zero).properties(
-        width=260, height=CELL * len(GENRES),
+        width=260, height=CELL * len(run.labels),
         title=alt.TitleParams(f"Where the ensemble helps: {run.title}",
                               subtitle="per genre, against the best member of the ensemble")))
 

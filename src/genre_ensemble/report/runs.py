@@ -2,9 +2,10 @@
 
 A run is read from its git-tracked outputs (metrics, per-genre scores, ensemble confusion pairs,
 training curves, params). The DVC-cached outputs (per-clip predictions, spectrogram images) are
-read from the workspace when present, and for a revision from the local DVC cache when the
-revision's ``dvc.lock`` names a file that the cache holds. Whatever is absent is recorded as a
-:class:`Missing` notice, so the page says what it cannot show and how to get it.
+read from the workspace when present, and for a revision from the local DVC cache
+(:func:`genre_ensemble.experiments.runs.read_at`, DVC's public file system API). Whatever is
+absent is recorded as a :class:`Missing` notice, so the page says what it cannot show and how
+to get it. Nothing here names a member: a run's members are those its metrics score.
 """
 
 from __future__ import annotations
@@ -12,23 +13,19 @@ from __future__ import annotations
 import io
 import json
 import logging
-import subprocess
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from genre_ensemble.members import MEMBERS, REPRESENTATIONS
-from genre_ensemble.paths import (
+from genre_ensemble.core.paths import (
     CONFUSION_TABLE,
     DATA_METRICS,
     ENSEMBLE_METRICS,
     ENSEMBLE_PREDICTIONS,
     IMAGES_DIR,
-    LOCK_FILE,
     METRICS,
     PARAMS_FILE,
     PER_GENRE,
@@ -39,11 +36,13 @@ from genre_ensemble.paths import (
     image_index,
     predictions_path,
 )
-from genre_ensemble.predictions import KEY_COLUMNS, read_predictions
+from genre_ensemble.core.tables import KEY_COLUMNS, read_predictions
+from genre_ensemble.evaluation.outcomes import ENSEMBLE
+from genre_ensemble.experiments.runs import RunsError, read_at, resolve_rev
 
 logger = logging.getLogger(__name__)
 
-ENSEMBLE = "ensemble"
+__all__ = ["ENSEMBLE", "Missing", "ReportError", "Run", "load_rev", "load_workspace"]
 CURVE_METRICS: tuple[str, ...] = ("loss", "accuracy")
 # dvclive's folder names -> the names the page shows
 CURVE_SPLITS: dict[str, str] = {"train": "train", "eval": "validation"}
@@ -81,6 +80,14 @@ class Run:
     predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
     images: dict[str, pd.DataFrame] = field(default_factory=dict)
     missing: list[Missing] = field(default_factory=list)
+    # member -> its kind (genre_ensemble.members.base.MemberKind), from the run's params.yaml
+    # as today's code reads it; empty for a run whose params.yaml it cannot read
+    kinds: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, member: str, feature: str) -> bool:
+        """Whether ``member``'s kind logs training curves (``"curves"``) or stores window
+        images (``"images"``)."""
+        return bool(getattr(self.kinds.get(member), feature, False))
 
     @property
     def has_results(self) -> bool:
@@ -106,9 +113,15 @@ class Run:
 
     @property
     def members(self) -> list[str]:
-        """Members with test metrics, in the pipeline's order."""
-        scored = (self.metrics or {}).get("members", {})
-        return [m for m in MEMBERS if m in scored]
+        """Members with test metrics, in the pipeline's order (as evaluate wrote them)."""
+        return list((self.metrics or {}).get("members", {}))
+
+    @property
+    def labels(self) -> list[str]:
+        """The run's labels, in class-index order (from its per-label scores)."""
+        scores = (self.per_genre or {}).get(ENSEMBLE) or next(iter((self.per_genre or {})
+                                                                   .values()), {})
+        return list(scores)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,101 +154,17 @@ class WorkspaceSource(Source):
 
 
 class GitSource(Source):
-    """The files of one commit, read with ``git show``; DVC outputs from the local cache."""
+    """The files of one commit: git-tracked ones, and DVC outputs from the local cache."""
 
     def __init__(self, root: Path, commit: str) -> None:
         self.root = root
         self.commit = commit
 
     def read_text(self, path: Path) -> str | None:
-        result = git(self.root, "show", f"{self.commit}:{path.as_posix()}", check=False)
-        return result.stdout if result.returncode == 0 else None
-
-    @cached_property
-    def _locked_hashes(self) -> dict[str, str]:
-        """Output path -> md5 from the commit's dvc.lock."""
-        text = self.read_text(LOCK_FILE)
-        if not text:
-            return {}
-        hashes = {}
-        for stage in (yaml.safe_load(text) or {}).get("stages", {}).values():
-            for out in stage.get("outs", []) or []:
-                if "md5" in out:
-                    hashes[str(out["path"])] = str(out["md5"])
-        return hashes
+        return read_at(self.root, path, self.commit)
 
     def read_cached(self, path: Path) -> str | None:
-        md5 = self._locked_hashes.get(path.as_posix())
-        if md5 is None or md5.endswith(".dir"):
-            return None
-        cached = dvc_cache_path(self.root, md5)
-        return cached.read_text() if cached is not None and cached.is_file() else None
-
-
-def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run git in ``root``; with ``check`` a failure raises :class:`ReportError`."""
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError as error:
-        raise ReportError("git is not installed; --rev needs git") from error
-    if check and result.returncode != 0:
-        raise ReportError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
-    return result
-
-
-_CACHE_DIRS: dict[Path, Path | None] = {}
-
-
-def dvc_cache_path(root: Path, md5: str) -> Path | None:
-    """Where the local DVC cache keeps the file with this md5 (``None`` without DVC)."""
-    if root not in _CACHE_DIRS:
-        try:
-            from dvc.repo import Repo
-
-            with Repo(str(root)) as repo:
-                _CACHE_DIRS[root] = Path(repo.cache.local.path)
-        except Exception as error:  # no DVC repo or no cache: nothing to read from it
-            logger.debug("no DVC cache under %s: %s", root, error)
-            _CACHE_DIRS[root] = None
-    cache = _CACHE_DIRS[root]
-    return None if cache is None else cache / md5[:2] / md5[2:]
-
-
-# ---------------------------------------------------------------------------------------------
-# Revisions
-
-
-def resolve_rev(root: Path, rev: str) -> tuple[str, str]:
-    """The commit a branch, tag, commit or DVC experiment name points to.
-
-    Returns
-    -------
-    (commit, kind) : the full SHA and "git" or "experiment"
-
-    Raises
-    ------
-    ReportError
-        When ``rev`` is neither a git revision nor a DVC experiment of this repository.
-    """
-    if git(root, "rev-parse", "--git-dir", check=False).returncode != 0:
-        raise ReportError(f"--rev {rev}: {root} is not a git repository, so there is nothing "
-                          f"to compare with; drop --rev")
-    found = git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-    if found.returncode == 0:
-        return found.stdout.strip(), "git"
-    refs = git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps",
-               check=False).stdout.split("\n")
-    matches = sorted({line.split()[1] for line in refs
-                      if line.strip() and line.split()[0].rsplit("/", 1)[-1] == rev})
-    if len(matches) == 1:
-        return matches[0], "experiment"
-    if len(matches) > 1:
-        raise ReportError(f"--rev {rev}: several DVC experiments have this name; pass one of "
-                          f"their commits instead ({', '.join(m[:7] for m in matches)})")
-    raise ReportError(f"--rev {rev}: not found; it is neither a git branch, tag or commit nor a "
-                      f"DVC experiment here (see `git branch -a`, `git tag` and `dvc exp list`)")
+        return read_at(self.root, path, self.commit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,8 +181,17 @@ def load_workspace(root: Path) -> Run:
 
 
 def load_rev(root: Path, rev: str) -> Run:
-    """The run committed at ``rev`` (branch, tag, commit or DVC experiment name)."""
-    commit, kind = resolve_rev(root, rev)
+    """The run committed at ``rev`` (branch, tag, commit or DVC experiment name).
+
+    Raises
+    ------
+    ReportError
+        When ``rev`` is neither a git revision nor a DVC experiment here.
+    """
+    try:
+        commit, kind = resolve_rev(root, rev)
+    except RunsError as error:
+        raise ReportError(f"--rev {error}") from error
     run = Run(label=rev, kind=kind, commit=commit)
     load_run(run, GitSource(root, commit))
     return run
@@ -264,6 +202,7 @@ def load_run(run: Run, source: Source) -> None:
     where = "this workspace" if run.kind == "workspace" else f"{run.title}"
     params_text = source.read_text(PARAMS_FILE)
     run.params = (yaml.safe_load(params_text) or {}) if params_text else {}
+    run.kinds = member_kinds(run.params)
     run.metrics = read_json(source, METRICS)
     if run.metrics is None:
         if run.kind == "workspace":
@@ -286,6 +225,18 @@ def load_run(run: Run, source: Source) -> None:
     run.predictions = read_all_predictions(run, source)
 
 
+def member_kinds(params: dict[str, Any]) -> dict[str, Any]:
+    """member -> kind of every member ``params`` (a params.yaml) declares; empty when today's
+    code cannot read it (a run of an older version)."""
+    from genre_ensemble.members.registry import kind_of, parse_params
+
+    try:
+        return {name: kind_of(member) for name, member in parse_params(params).members.items()}
+    except Exception as error:  # ParamsError, or a layout this version does not know
+        logger.debug("params of a run not read: %s", error)
+        return {}
+
+
 def read_json(source: Source, path: Path) -> dict[str, Any] | None:
     text = source.read_text(path)
     if text is None:
@@ -304,10 +255,13 @@ def read_csv(text: str | None) -> pd.DataFrame | None:
 
 
 def read_curves(run: Run, source: Source) -> pd.DataFrame:
-    """Long table of training curves: member, split, metric, epoch, value."""
+    """Long table of training curves: member, split, metric, epoch, value.
+
+    A member whose kind logs curves but whose curves are not here is noted as missing.
+    """
     frames = []
     absent = []
-    for member in REPRESENTATIONS:
+    for member in run.members:
         found = False
         for split, shown in CURVE_SPLITS.items():
             for metric in CURVE_METRICS:
@@ -322,7 +276,7 @@ def read_curves(run: Run, source: Source) -> pd.DataFrame:
                     "run": run.title, "member": member, "split": shown, "metric": metric,
                     "epoch": table["step"].astype(int) + 1, "value": table[metric].astype(float),
                 }))
-        if not found and member in run.members:
+        if not found and run.has(member, "curves"):
             absent.append(member)
     if absent:
         run.note(f"{TRAINING_LOGS}/<member>/plots/",
@@ -362,18 +316,21 @@ def read_all_predictions(run: Run, source: Source) -> dict[str, pd.DataFrame]:
 
 
 def read_image_indexes(root: Path, run: Run) -> dict[str, pd.DataFrame]:
-    """Each representation's image index (file, track, genre, split, window) in the workspace."""
+    """The image index (file, track, genre, split, window) of every member whose kind stores
+    window images, in the workspace; those not here are noted as missing."""
     indexes, absent = {}, []
-    for rep in REPRESENTATIONS:
-        path = root / image_index(image_folder(rep))
+    for member in run.members:
+        if not run.has(member, "images"):
+            continue
+        path = root / image_index(image_folder(member))
         if path.is_file():
             table = pd.read_csv(path, keep_default_na=False)
             if set(KEY_COLUMNS) | {"file", "window"} <= set(table.columns):
-                indexes[rep] = table
+                indexes[member] = table
                 continue
-        absent.append(rep)
+        absent.append(member)
     if absent:
         run.note(", ".join(f"{image_folder(rep)}/" for rep in absent),
-                 "example images of these representations are not shown",
+                 "example images of these members are not shown",
                  f"dvc pull {IMAGES_DIR} (fetch) or dvc repro images (make them)")
     return indexes

@@ -7,16 +7,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from genre_ensemble.errors import AudioError, DatasetError
-from genre_ensemble.fileio import remove_partials
-from genre_ensemble.params import Params, ParamsError, load_params
-from genre_ensemble.paths import OUTPUT_ROOTS, PARAMS_FILE
+from genre_ensemble.core.errors import AudioError, DatasetError, StageError
+from genre_ensemble.core.fileio import remove_partials
+from genre_ensemble.core.params import Params, ParamsError
+from genre_ensemble.core.paths import OUTPUT_ROOTS, PARAMS_FILE
+from genre_ensemble.members.registry import load_params
 
 logger = logging.getLogger("genre_ensemble")
 
-
-class StageError(Exception):
-    """A stage cannot go on; the message says what is wrong and how to fix it."""
+__all__ = ["StageError", "logger", "run_stage", "setup_logging"]
 
 
 def setup_logging() -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from genre_ensemble.fileio import atomic_path
-from genre_ensemble.params import Params
-from genre_ensemble.paths import SYNTHETIC_DIR
+from genre_ensemble.core.fileio import atomic_path
+from genre_ensemble.core.params import Params
+from genre_ensemble.core.paths import SYNTHETIC_DIR
 from genre_ensemble.stages._common import logger, run_stage
 
 
 def corpus(params: Params) -> None:
-    from genre_ensemble.synthetic import write_corpus
+    from genre_ensemble.corpus.synthetic import write_corpus
 
     settings = params.synthetic
     if params.data.source != "synthetic":
@@ -29,7 +29,7 @@ def corpus(params: Params) -> None:
             sr=params.data.sample_rate,
             seed=settings.seed,
             difficulty=settings.difficulty,
-            n_jobs=params.images.n_jobs,
+            n_jobs=params.parallel.n_jobs,
         )
     logger.info("wrote %d synthetic clips to %s", len(paths), SYNTHETIC_DIR)
 

@@ -1,16 +1,23 @@
-"""Stage `ensemble`: combine the members' clip probabilities (no TensorFlow)."""
+"""Stage `ensemble`: combine the members' clip probabilities (no TensorFlow).
+
+Works on the members' prediction tables only, whatever their kind: it names no member.
+"""
 
 from __future__ import annotations
 
-from genre_ensemble.ensemble import combine, learn_weights
-from genre_ensemble.fileio import write_json
-from genre_ensemble.params import Params
-from genre_ensemble.paths import ENSEMBLE_METRICS, ENSEMBLE_PREDICTIONS, predictions_path
-from genre_ensemble.predictions import read_predictions, write_predictions
-from genre_ensemble.stages._common import StageError, logger, run_stage
+import pandas as pd
+
+from genre_ensemble.core.errors import StageError
+from genre_ensemble.core.fileio import write_json
+from genre_ensemble.core.labels import GTZAN_GENRES
+from genre_ensemble.core.params import Params
+from genre_ensemble.core.paths import ENSEMBLE_METRICS, ENSEMBLE_PREDICTIONS, predictions_path
+from genre_ensemble.core.tables import label_columns, read_predictions, write_predictions
+from genre_ensemble.evaluation.combine import combine, ensemble_weights
+from genre_ensemble.stages._common import logger, run_stage
 
 
-def read_member_tables(members: tuple[str, ...]) -> dict:
+def read_member_tables(members: tuple[str, ...]) -> dict[str, pd.DataFrame]:
     """Each member's predictions table; a member whose stage produced nothing is an error."""
     tables = {}
     for member in members:
@@ -21,7 +28,7 @@ def read_member_tables(members: tuple[str, ...]) -> dict:
                 f"(dvc repro) or remove it from ensemble.members"
             )
         table = read_predictions(path)
-        if table.empty:  # a member's opt-in stage wrote its placeholder (see musicnn_member)
+        if table.empty:  # an opt-in member's stage wrote its placeholder
             raise StageError(
                 f"ensemble.members names {member!r} but {path} holds no predictions; run its "
                 "stage (dvc repro) or remove it from ensemble.members"
@@ -33,19 +40,18 @@ def read_member_tables(members: tuple[str, ...]) -> dict:
 def ensemble(params: Params) -> None:
     settings = params.ensemble
     tables = read_member_tables(settings.members)
-    if settings.method == "learned":
-        weights = [float(w) for w in learn_weights(tables)]
-    else:
-        weights = list(settings.weights)
-    write_predictions(ENSEMBLE_PREDICTIONS, combine(tables, weights))
+    weights = ensemble_weights(tables, settings)
+    combined = combine(tables, weights)
+    write_predictions(ENSEMBLE_PREDICTIONS, combined)
     normalised = [w / sum(weights) for w in weights]
-    write_json(
-        ENSEMBLE_METRICS,
-        {
-            "method": settings.method,
-            "weights": dict(zip(settings.members, normalised, strict=True)),
-        },
-    )
+    record = {
+        "method": settings.method,
+        "weights": dict(zip(settings.members, normalised, strict=True)),
+    }
+    labels = label_columns(combined)
+    if labels != GTZAN_GENRES:  # predict reads them here; absent, they are GTZAN's genres
+        record["labels"] = list(labels)
+    write_json(ENSEMBLE_METRICS, record)
     logger.info(
         "ensemble (%s): %s",
         settings.method,

@@ -1,4 +1,5 @@
-"""Stage `features`: hand-made audio descriptors for every window of every usable clip."""
+"""Stage `features` (the descriptors member): hand-made audio descriptors for every window of
+every usable clip."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from genre_ensemble.audio import AudioError, load_clip
-from genre_ensemble.features import window_features
-from genre_ensemble.fileio import write_csv
-from genre_ensemble.parallel import parallel_map
-from genre_ensemble.params import Params
-from genre_ensemble.paths import FEATURES_TABLE, MANIFEST
+from genre_ensemble.core.errors import AudioError
+from genre_ensemble.core.fileio import write_csv
+from genre_ensemble.core.parallel import parallel_map
+from genre_ensemble.core.params import Params
+from genre_ensemble.core.paths import FEATURES_TABLE, MANIFEST
+from genre_ensemble.corpus.audio import load_clip
+from genre_ensemble.members.descriptors.descriptors import window_features
 from genre_ensemble.stages._common import logger, run_stage
 
 
@@ -31,7 +33,7 @@ def _clip_rows(row: dict, params: Params) -> list[dict]:
             window_features(
                 signal,
                 params.data.sample_rate,
-                segments=params.segments,
+                windows=params.windows,
                 descriptors=params.features.descriptors,
             )
         )
@@ -46,8 +48,8 @@ def features(params: Params) -> None:
     results = parallel_map(
         partial(_clip_rows, params=params),
         clips,
-        n_jobs=params.images.n_jobs,
-        backend=params.images.backend,
+        n_jobs=params.parallel.n_jobs,
+        backend=params.parallel.backend,
         desc="features",
     )
     rows = [row for clip_rows in results for row in clip_rows]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from genre_ensemble.images import ImageJob, build_image_sets
-from genre_ensemble.params import Params
-from genre_ensemble.paths import IMAGES_DIR, MANIFEST
+from genre_ensemble.core.params import Params
+from genre_ensemble.core.paths import IMAGES_DIR, MANIFEST
+from genre_ensemble.members.cnn.images import ImageJob, build_image_sets
 from genre_ensemble.stages._common import logger, run_stage
 
 
@@ -17,8 +17,8 @@ def images(params: Params) -> None:
         manifest,
         IMAGES_DIR,
         ImageJob.from_params(params),
-        n_jobs=params.images.n_jobs,
-        backend=params.images.backend,
+        n_jobs=params.parallel.n_jobs,
+        backend=params.parallel.backend,
     )
     for name, index in indexes.items():
         logger.info("%s: %d images of %d clips", name, len(index), index["track"].nunique())

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from genre_ensemble.dataset import (
-    corpus_root,
-    list_clips,
-    skipped_clips,
-    split_manifest,
-    split_summary,
-)
-from genre_ensemble.fileio import write_csv, write_json
-from genre_ensemble.fingerprint import audit_manifest, duplicate_summary
-from genre_ensemble.params import Params
-from genre_ensemble.paths import (
+from genre_ensemble.core.fileio import write_csv, write_json
+from genre_ensemble.core.params import Params
+from genre_ensemble.core.paths import (
     DATA_METRICS,
     DUPLICATES_REPORT,
     MANIFEST,
@@ -20,21 +12,24 @@ from genre_ensemble.paths import (
     SPLIT_LISTS,
     SYNTHETIC_DIR,
 )
+from genre_ensemble.corpus.discovery import corpus_clips
+from genre_ensemble.corpus.duplicates import DUPLICATE_MODES, audit_manifest, duplicate_summary
+from genre_ensemble.corpus.splitting import skipped_clips, split_manifest, split_summary
 from genre_ensemble.stages._common import logger, run_stage
 
 
 def prepare(params: Params) -> None:
-    clips = list_clips(corpus_root(params.data, synthetic_dir=SYNTHETIC_DIR))
-    logger.info("found %d clips", len(clips))
+    clips = corpus_clips(params.data, synthetic_dir=SYNTHETIC_DIR)
+    logger.info("found %d clips of %d labels", len(clips), clips["genre"].nunique())
     manifest, missing = split_manifest(clips, params.split, lists_dir=SPLIT_LISTS)
     manifest, duplicates, moved = audit_manifest(
         manifest,
         sample_rate=params.data.sample_rate,
         seconds=params.data.clip_seconds,
         threshold=params.split.duplicate_threshold,
-        together=params.split.duplicates == "together",
-        n_jobs=params.images.n_jobs,
-        backend=params.images.backend,
+        together=DUPLICATE_MODES.pick(params.split.duplicates),
+        n_jobs=params.parallel.n_jobs,
+        backend=params.parallel.backend,
     )
     summary = {**split_summary(manifest, missing), **duplicate_summary(duplicates, moved)}
     write_csv(MANIFEST, manifest)
