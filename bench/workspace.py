@@ -38,6 +38,7 @@ COPIED: tuple[str, ...] = (
     "params.yaml",
     "pyproject.toml",
     ".dvc/config",
+    ".dvc/plots",
     ".dvcignore",
     ".gitignore",
     "data/splits",

@@ -61,10 +61,14 @@ def test_bootstrap_interval_is_seeded_and_close_to_wilson():
     assert abs(first[0] - wilson[0]) < 0.02 and abs(first[1] - wilson[1]) < 0.02
 
 
-def test_score_test_clips_scores_only_the_test_rows_and_pairs_name_genres():
+def test_score_test_clips_scores_only_the_test_rows_and_records_round_trip():
     import pandas as pd
 
-    from genre_ensemble.evaluation.metrics import confusion_pairs, score_test_clips
+    from genre_ensemble.evaluation.metrics import (
+        per_genre_by_model,
+        per_genre_records,
+        score_test_clips,
+    )
 
     rng = np.random.default_rng(3)
     genres = [GENRES[i % len(GENRES)] for i in range(30)]
@@ -78,6 +82,9 @@ def test_score_test_clips_scores_only_the_test_rows_and_pairs_name_genres():
     assert scores.metrics["n"] == 20
     assert scores.metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
     assert scores.per_genre == per_genre_report(truth, predicted, GENRES)
-    pairs = confusion_pairs(scores)
-    assert pairs["actual"].tolist() == genres[10:]
-    assert pairs["predicted"].tolist() == [GENRES[i] for i in predicted]
+    records = per_genre_records({"a": scores, "b": scores})
+    assert len(records) == 2 * len(GENRES)
+    assert [(r["model"], r["genre"]) for r in records[:2]] == [("a", GENRES[0]), ("a", GENRES[1])]
+    nested = {"a": scores.per_genre, "b": scores.per_genre}
+    assert per_genre_by_model(records) == nested
+    assert per_genre_by_model(nested) == nested  # the file's layout before the records

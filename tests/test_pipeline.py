@@ -27,7 +27,7 @@ def test_repro_writes_metrics_for_every_member_and_status_is_clean(workspace):
     for values in [metrics["ensemble"], *metrics["members"].values()]:
         assert 0.0 <= values["accuracy_ci_low"] <= values["accuracy"] <= values["accuracy_ci_high"]
     assert (root / "plots/confusion.png").stat().st_size > 1000
-    assert len((root / "plots/confusion.csv").read_text().splitlines()) == metrics["n_test"] + 1
+    assert len((root / "metrics/test_clips.csv").read_text().splitlines()) == metrics["n_test"] + 1
     for rep in ("stft", "cqt", "chroma"):
         assert (root / f"models/{rep}.keras").is_file()
         loss = root / f"plots/train/{rep}/plots/metrics/eval/loss.tsv"
@@ -92,3 +92,50 @@ def test_no_clip_has_windows_on_both_sides_of_a_split(workspace):
     features = pd.read_csv(root / "data/features/features.csv", keep_default_na=False)
     assert (features.groupby("track")["split"].nunique() == 1).all()
     assert (features["split"] == features["track"].map(split_of)).all()
+
+
+# Every stage that computes something, in pipeline order (validate's marker persists, so DVC
+# cannot save it to the run-cache: it reruns, in a second, whenever params.yaml changes).
+RESTORABLE = ("corpus", "prepare", "images", "train@stft", "train@cqt", "train@chroma",
+              "features", "fit_features", "embed@musicnn", "fit_embeddings@musicnn", "ensemble",
+              "evaluate")
+
+
+def _outputs(root: Path) -> dict[str, str]:
+    """path -> md5 of every output dvc.lock records."""
+    import yaml
+
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return {out["path"]: out.get("md5") for stage in lock["stages"].values()
+            for out in stage.get("outs", [])}
+
+
+def test_an_experiment_seen_before_is_restored_from_the_run_cache(workspace):
+    """The same changes of train, split and evaluate, run as an experiment twice from HEAD:
+    the second runs no stage but validate, and gets the first one's bytes."""
+    root, env = workspace
+    _run(["git", "checkout", "--", "."], root, env)  # HEAD, as the weights test left it
+    _run(["dvc", "checkout", "--force"], root, env)
+    changes = ["-S", "train.filters=4", "-S", "split.seed=7", "-S", "evaluate.seed=3"]
+    first = _run(["dvc", "exp", "run", "-n", "seen-a", *changes], root, env)
+    log = first.stdout + first.stderr
+    for stage in ("prepare", "images", "train@stft", "evaluate"):
+        assert f"Running stage '{stage}'" in log, log
+    trained = _outputs(root)
+    metrics = (root / "metrics/metrics.json").read_text()
+    _run(["git", "checkout", "--", "."], root, env)
+    _run(["dvc", "checkout", "--force"], root, env)
+    assert _outputs(root) != trained
+    second = _run(["dvc", "exp", "run", "-n", "seen-b", *changes], root, env)
+    log = second.stdout + second.stderr
+    ran = [line for line in log.splitlines() if line.startswith("Running stage")]
+    assert ran == ["Running stage 'validate':"], log
+    for stage in RESTORABLE:
+        assert (f"Stage '{stage}' is cached - skipping run" in log
+                or f"Stage '{stage}' didn't change" in log), (stage, log)
+    assert _outputs(root) == trained  # the models, predictions and tables: the same bytes
+    assert (root / "metrics/metrics.json").read_text() == metrics  # the uncached ones too
+    assert _run(["git", "status", "--porcelain", "--", "plots", "metrics"], root,
+                env).stdout != ""  # the experiment's results, against HEAD's
+    _run(["git", "checkout", "--", "."], root, env)
+    _run(["dvc", "checkout", "--force"], root, env)

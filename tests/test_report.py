@@ -59,7 +59,7 @@ from genre_ensemble.stages.evaluate import evaluate as evaluate_stage
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "exp-wider"
 # accuracy; confusion matrices (workspace 5, experiment 5 from the DVC cache, baseline only the
-# ensemble's from plots/confusion.csv); per run a per-genre heatmap and a gain chart; loss and
+# ensemble's from metrics/test_clips.csv); per run a per-genre heatmap and a gain chart; loss and
 # accuracy curves
 CHARTS_WITH_REVS = 1 + (5 + 5 + 1) + 3 * 2 + 2
 TEST_PER_GENRE, VAL_PER_GENRE = 3, 2
@@ -365,11 +365,12 @@ def test_missing_notice_names_only_the_baselines_predictions(interactive_page: s
 
 
 def test_gain_chart_compares_with_the_best_member(fake_repo: Path) -> None:
+    from genre_ensemble.evaluation.metrics import per_genre_by_model
     from genre_ensemble.report.charts import ensemble_gain_table
 
     workspace = collect_runs(fake_repo, [])[0]
     gains = ensemble_gain_table(workspace)
-    per_genre = json.loads((fake_repo / PER_GENRE).read_text())
+    per_genre = per_genre_by_model(json.loads((fake_repo / PER_GENRE).read_text()))
     assert len(gains) == len(GENRES)
     for row in gains.to_dict("records"):
         best = max(per_genre[m][row["genre"]]["f1"] for m in ("stft", "cqt", "chroma"))
@@ -413,7 +414,7 @@ def test_fresh_clone_shows_committed_metrics_and_says_what_is_missing(
     baseline = json.loads(git(fake_repo, "show", "baseline:metrics/metrics.json"))
     workspace_row = table_with(parsed, "run", "ensemble accuracy 95 % interval")[1]
     assert workspace_row[1].startswith(f"{baseline['ensemble']['accuracy']:.1%}")
-    assert len(parsed.charts) == 1 + 1 + 2 + 2  # the ensemble's matrix from plots/confusion.csv
+    assert len(parsed.charts) == 1 + 1 + 2 + 2  # the ensemble's matrix from metrics/test_clips.csv
     assert "data/predictions" in caplog.text
 
 

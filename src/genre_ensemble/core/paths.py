@@ -48,7 +48,6 @@ ENSEMBLE_PREDICTIONS = Path("data/ensemble/predictions.csv")
 ENSEMBLE_METRICS = Path("metrics/ensemble.json")
 METRICS = Path("metrics/metrics.json")
 PER_GENRE = Path("metrics/per_genre.json")
-CONFUSION_TABLE = Path("plots/confusion.csv")
 CONFUSION_FIGURE = Path("plots/confusion.png")
 TEST_CLIPS = Path("metrics/test_clips.csv")  # per-clip outcomes: `compare` pairs runs by clip
 

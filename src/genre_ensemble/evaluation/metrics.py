@@ -152,14 +152,27 @@ def score_models(
     }
 
 
-def confusion_pairs(scores: TestScores) -> pd.DataFrame:
-    """One row per test clip: its actual and predicted labels (the confusion plot's data)."""
-    return pd.DataFrame(
-        {
-            "actual": [scores.labels[i] for i in scores.targets],
-            "predicted": [scores.labels[i] for i in scores.predicted],
-        }
-    )
+PER_GENRE_FIELDS: tuple[str, ...] = ("precision", "recall", "f1", "support")
+
+
+def per_genre_records(scores: Mapping[str, TestScores]) -> list[dict[str, Any]]:
+    """Every model's scores per label as records, one per (model, label): the
+    ``metrics/per_genre.json`` plot's data (``model``, ``genre``, precision, recall, f1,
+    support), models in ``scores`` order, labels in each model's order."""
+    return [{"model": name, "genre": label, **values}
+            for name, score in scores.items() for label, values in score.per_genre.items()]
+
+
+def per_genre_by_model(records: Any) -> dict[str, dict[str, dict[str, float]]]:
+    """``model -> label -> scores`` from :func:`per_genre_records`' records (or that mapping
+    itself, the file's layout before the records)."""
+    if isinstance(records, Mapping):
+        return {str(model): dict(labels) for model, labels in records.items()}
+    nested: dict[str, dict[str, dict[str, float]]] = {}
+    for record in records:
+        values = {key: record[key] for key in PER_GENRE_FIELDS if key in record}
+        nested.setdefault(str(record["model"]), {})[str(record["genre"])] = values
+    return nested
 
 
 def metrics_record(

@@ -103,8 +103,8 @@ def confusion_from_predictions(table: pd.DataFrame) -> tuple[np.ndarray, tuple[s
 
 def confusion_from_pairs(pairs: pd.DataFrame, labels: list[str]
                          ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Counts from ``plots/confusion.csv`` (columns actual, predicted), and their labels (the
-    run's, else those the pairs hold)."""
+    """Counts of (actual, predicted) label pairs, and their labels (the run's, else those the
+    pairs hold)."""
     labels = tuple(labels) or label_set([*pairs["actual"], *pairs["predicted"]])
     index = {label: i for i, label in enumerate(labels)}
     return genre_confusion(pairs["actual"].map(index).to_numpy(),
@@ -147,8 +147,9 @@ def run_confusions(run: Run) -> list[tuple[str, Spec]]:
     charts = []
     if ENSEMBLE in run.predictions:
         charts.append((ENSEMBLE, confusion_from_predictions(run.predictions[ENSEMBLE])))
-    elif run.confusion_pairs is not None and not run.confusion_pairs.empty:
-        charts.append((ENSEMBLE, confusion_from_pairs(run.confusion_pairs, run.labels)))
+    elif run.outcomes is not None and ENSEMBLE in run.outcomes:  # git-tracked: every revision
+        pairs = run.outcomes.rename(columns={"genre": "actual", ENSEMBLE: "predicted"})
+        charts.append((ENSEMBLE, confusion_from_pairs(pairs, run.labels)))
     for member in run.members:
         if member in run.predictions:
             charts.append((member, confusion_from_predictions(run.predictions[member])))

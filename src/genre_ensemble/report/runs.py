@@ -21,7 +21,6 @@ import pandas as pd
 import yaml
 
 from genre_ensemble.core.paths import (
-    CONFUSION_TABLE,
     DATA_METRICS,
     ENSEMBLE_METRICS,
     ENSEMBLE_PREDICTIONS,
@@ -30,6 +29,7 @@ from genre_ensemble.core.paths import (
     PARAMS_FILE,
     PER_GENRE,
     SKIPPED_REPORT,
+    TEST_CLIPS,
     TRAINING_LOGS,
     curve_path,
     image_folder,
@@ -37,6 +37,7 @@ from genre_ensemble.core.paths import (
     predictions_path,
 )
 from genre_ensemble.core.tables import KEY_COLUMNS, read_predictions
+from genre_ensemble.evaluation.metrics import per_genre_by_model
 from genre_ensemble.evaluation.outcomes import ENSEMBLE
 from genre_ensemble.experiments.runs import RunsError, read_at, resolve_rev
 
@@ -74,7 +75,7 @@ class Run:
     ensemble: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
     per_genre: dict[str, dict[str, dict[str, float]]] | None = None
-    confusion_pairs: pd.DataFrame | None = None
+    outcomes: pd.DataFrame | None = None  # per-clip test outcomes (metrics/test_clips.csv)
     curves: pd.DataFrame | None = None
     skipped: pd.DataFrame | None = None
     predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -216,10 +217,11 @@ def load_run(run: Run, source: Source) -> None:
         return
     run.ensemble = read_json(source, ENSEMBLE_METRICS)
     run.data = read_json(source, DATA_METRICS)
-    run.per_genre = read_json(source, PER_GENRE)
+    records = read_json(source, PER_GENRE)
+    run.per_genre = None if records is None else per_genre_by_model(records)
     if run.per_genre is None:
         run.note(str(PER_GENRE), "per-genre F1 is not shown", "dvc repro evaluate")
-    run.confusion_pairs = read_csv(source.read_text(CONFUSION_TABLE))
+    run.outcomes = read_csv(source.read_text(TEST_CLIPS))
     run.skipped = read_csv(source.read_text(SKIPPED_REPORT))
     run.curves = read_curves(run, source)
     run.predictions = read_all_predictions(run, source)
@@ -237,7 +239,7 @@ def member_kinds(params: dict[str, Any]) -> dict[str, Any]:
         return {}
 
 
-def read_json(source: Source, path: Path) -> dict[str, Any] | None:
+def read_json(source: Source, path: Path) -> Any:
     text = source.read_text(path)
     if text is None:
         return None

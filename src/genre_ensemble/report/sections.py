@@ -161,7 +161,7 @@ def confusion_section(page: Page, runs: list[Run]) -> str:
         absent = [m for m in run.members if m not in shown]
         note = ""
         if not blocks:
-            note = paragraph("No confusion data for this run (plots/confusion.csv and the "
+            note = paragraph("No confusion data for this run (metrics/test_clips.csv and the "
                              "predictions are missing).", "empty")
         elif absent:
             note = paragraph(f"Not shown: {esc(', '.join(absent))} (their per-clip predictions "

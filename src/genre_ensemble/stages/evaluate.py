@@ -15,7 +15,6 @@ from genre_ensemble.core.fileio import write_bytes, write_csv, write_json
 from genre_ensemble.core.params import Params
 from genre_ensemble.core.paths import (
     CONFUSION_FIGURE,
-    CONFUSION_TABLE,
     DATA_METRICS,
     ENSEMBLE_PREDICTIONS,
     METRICS,
@@ -26,9 +25,9 @@ from genre_ensemble.core.paths import (
 from genre_ensemble.core.tables import read_predictions
 from genre_ensemble.evaluation.figures import confusion_png
 from genre_ensemble.evaluation.metrics import (
-    confusion_pairs,
     genre_confusion,
     metrics_record,
+    per_genre_records,
     score_models,
     score_test_clips,
 )
@@ -61,12 +60,8 @@ def evaluate(params: Params) -> None:
         data=json.loads(DATA_METRICS.read_text()),
     )
     write_json(METRICS, metrics)
-    write_json(
-        PER_GENRE,
-        {name: scores.per_genre for name, scores in {**members, ENSEMBLE: ensemble}.items()},
-    )
+    write_json(PER_GENRE, per_genre_records({**members, ENSEMBLE: ensemble}))
     write_csv(TEST_CLIPS, clip_outcomes({**tables, ENSEMBLE: ensemble_table}))
-    write_csv(CONFUSION_TABLE, confusion_pairs(ensemble))
     write_bytes(
         CONFUSION_FIGURE,
         confusion_png(
