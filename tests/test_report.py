@@ -16,12 +16,10 @@ import io
 import json
 import logging
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -55,6 +53,8 @@ from genre_ensemble.report import build_report, collect_runs
 from genre_ensemble.report import run as report_run
 from genre_ensemble.stages.ensemble import ensemble as ensemble_stage
 from genre_ensemble.stages.evaluate import evaluate as evaluate_stage
+
+from .browser import DevTools, find_chromium, problems_in
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "exp-wider"
@@ -459,106 +459,6 @@ def test_report_does_not_import_tensorflow() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # In a real browser, offline
-
-
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if path := shutil.which(name):
-            return path
-    return None
-
-
-# Chromium's pipe protocol reads commands on fd 3 and writes replies on fd 4: move the pipe
-# ends there (duplicating both first, so neither is overwritten), then become Chromium.
-PIPE_LAUNCHER = """
-import os, sys
-commands, replies = os.dup(int(sys.argv[1])), os.dup(int(sys.argv[2]))
-os.dup2(commands, 3)
-os.dup2(replies, 4)
-os.set_inheritable(3, True)
-os.set_inheritable(4, True)
-os.execv(sys.argv[3], sys.argv[3:])
-"""
-
-
-class DevTools:
-    """A minimal Chrome DevTools Protocol client over ``--remote-debugging-pipe`` (stdlib only)."""
-
-    def __init__(self, binary: str, profile: Path, log: Path) -> None:
-        to_browser_read, self._to_browser = os.pipe()
-        self._from_browser, from_browser_write = os.pipe()
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-extensions", "--disable-default-apps", "--hide-scrollbars",
-                 "--proxy-server=http://127.0.0.1:9", f"--user-data-dir={profile}",
-                 "--remote-debugging-pipe", "about:blank"]
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", PIPE_LAUNCHER, str(to_browser_read), str(from_browser_write),
-             binary, *flags],
-            pass_fds=(to_browser_read, from_browser_write),
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-        )
-        os.close(to_browser_read)
-        os.close(from_browser_write)
-        self.events: list[dict[str, Any]] = []
-        self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        buffer = b""
-        while chunk := os.read(self._from_browser, 1 << 16):
-            buffer += chunk
-            *messages, buffer = buffer.split(b"\0")
-            for message in messages:
-                payload = json.loads(message)
-                (self._replies.put if "id" in payload else self.events.append)(payload)
-
-    def send(self, method: str, params: dict[str, Any] | None = None,
-             session: str | None = None, timeout: float = 30) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._replies.get(timeout=max(0.1, deadline - time.monotonic()))
-            if reply["id"] == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.send("Browser.close", timeout=5)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._to_browser)
-        self._log.close()
-
-
-def problems_in(events: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """(console errors and exceptions, URLs requested outside the file)."""
-    errors, requests = [], []
-    for event in events:
-        method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
-            errors.append(" ".join(str(a.get("value", a.get("description"))) for a in
-                                   params["args"]))
-        elif method == "Runtime.exceptionThrown":
-            errors.append(params["exceptionDetails"].get("text", "exception"))
-        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            errors.append(params["entry"]["text"])
-        elif method == "Network.requestWillBeSent":
-            url = params["request"]["url"]
-            if not url.startswith(("file:", "data:", "about:")):
-                requests.append(url)
-    return errors, requests
 
 
 @pytest.mark.skipif(find_chromium() is None,

@@ -1,5 +1,5 @@
 """The ``genre-ensemble`` command: ``predict`` songs, ``report`` runs, run a ``sweep`` of named
-variants, ``compare`` sweeps.
+variants, ``compare`` sweeps, ``serve`` the ensemble over HTTP.
 
 Each sub-command lives in its own module, imported only when used, so ``genre-ensemble report``
 never pays for TensorFlow.
@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
               "run named variants as DVC experiments, once or over k folds"),
     "compare": ("genre_ensemble.experiments.compare",
                 "cross-validation sweeps side by side, paired tests"),
+    "serve": ("genre_ensemble.service.command",
+              "serve the trained ensemble over HTTP (page, /classify)"),
 }
 
 

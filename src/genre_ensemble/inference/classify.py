@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from genre_ensemble.core.params import Params
 from genre_ensemble.inference.inputs import MemberInputs, file_inputs, signal_inputs
 from genre_ensemble.inference.loading import LoadedMembers
+
+if TYPE_CHECKING:  # pandas is imported only when a timeline is asked for
+    import pandas as pd
 
 # What a file that no installed decoder reads is called, instead of both decoders' messages.
 NOT_AUDIO = "not an audio file (no installed decoder recognises its format)"
@@ -105,6 +108,14 @@ class Prediction:
                 for name in self.members
             },
         }
+
+    def timeline(self) -> pd.DataFrame:
+        """The per-clip table: one row per clip, start and end (s), the ensemble's top label
+        and its probability, every label's ensemble probability and each member's top label
+        (see :func:`genre_ensemble.inference.timeline.timeline_table`)."""
+        from genre_ensemble.inference.timeline import timeline_table
+
+        return timeline_table(self)
 
 
 def predict_batch(batch: Sequence[MemberInputs], members: LoadedMembers) -> list[Prediction]:

@@ -1,11 +1,13 @@
 """The ``predict`` command: ``genre-ensemble predict song.mp3 music/ 'live/*.flac' ...``
 classifies audio files (folders searched recursively, glob patterns expanded) with the trained
-ensemble and prints each file's genres (or one JSON document), optionally writing a CSV table.
+ensemble and prints each file's genres (or one JSON document), optionally writing a CSV table
+and each file's per-clip timeline (``--timeline`` CSV or JSON, ``--timeline-plot`` PNG).
 
 The work is done by :mod:`genre_ensemble.inference.loading` (the trained members),
 :mod:`genre_ensemble.inference.inputs` (audio -> member inputs, cut like the pipeline's clips)
-and :mod:`genre_ensemble.inference.classify` (probabilities and the soft vote); this module
-only parses the arguments and prints. Nothing heavy is imported with it.
+and :mod:`genre_ensemble.inference.classify` (probabilities and the soft vote), the timeline by
+:mod:`genre_ensemble.inference.timeline`; this module only parses the arguments and prints.
+Nothing heavy is imported with it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from genre_ensemble.inference.classify import (
 )
 from genre_ensemble.inference.filelist import expand_inputs
 from genre_ensemble.inference.loading import LoadedMembers, load_members
+from genre_ensemble.inference.timeline import TimelineError  # imports nothing heavy
 from genre_ensemble.members.registry import load_params
+
+logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FILE_FAILED, EXIT_NO_MODELS = 0, 1, 2
 # From this many files on, a progress bar runs on stderr (when stderr is a terminal).
@@ -60,6 +65,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="worker processes for decoding and images (default: "
                              "parallel.n_jobs)")
+    parser.add_argument("--timeline", type=Path, default=None, metavar="PATH",
+                        help="also write every clip's start, end, genre probabilities and "
+                             "members' top genres, as CSV or JSON by the suffix")
+    parser.add_argument("--timeline-plot", type=Path, default=None, metavar="PATH.png",
+                        help="also draw the genre probabilities over time (PNG, one panel per "
+                             "file)")
 
 
 def _positive(text: str) -> int:
@@ -75,7 +86,8 @@ def _percent_list(pairs: list[tuple[str, float]], labels: tuple[str, ...]) -> st
 
 
 def format_prediction(path: str, prediction: Prediction, count: int) -> str:
-    """The human-readable block of one file: ensemble top-N, then each member's."""
+    """The human-readable block of one file: ensemble top-N, then each member's; for a file
+    of several clips, one line per stretch of one top genre."""
     lines = [
         f"{path}  ({prediction.seconds:.1f} s, {prediction.clips} clip"
         f"{'s' if prediction.clips != 1 else ''}, {prediction.windows} windows)",
@@ -85,6 +97,11 @@ def format_prediction(path: str, prediction: Prediction, count: int) -> str:
         label = f"{name} (w {prediction.weights[name]:.2f})"
         lines.append(f"  {label:<17} "
                      f"{_percent_list(prediction.top(count, name), prediction.labels)}")
+    if prediction.clips > 1:  # one line per genre change
+        from genre_ensemble.inference.timeline import format_segments, genre_segments
+
+        for k, line in enumerate(format_segments(genre_segments(prediction))):
+            lines.append(f"  {'timeline' if k == 0 else '':<17} {line}")
     return "\n".join(lines) + "\n"
 
 
@@ -112,12 +129,13 @@ def run(args: argparse.Namespace) -> int:
     # Keras warns when an input length first seen traces a new predict function: expected here.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
+        _check_timeline_arguments(args)  # before any model loads
         params = load_params(args.params)
         members = load_members(params, args.models or root / MODELS_DIR, root / ENSEMBLE_METRICS,
                                root=root)
         n_jobs = params.parallel.n_jobs if args.jobs is None else args.jobs
         documents, failed = _classify_and_print(args, members, params, n_jobs)
-    except (ParamsError, ModelsUnavailableError) as error:
+    except (ParamsError, ModelsUnavailableError, TimelineError) as error:
         sys.stderr.write(f"error: {error}\n")
         if args.json:
             sys.stdout.write(json.dumps({"error": str(error), "files": []}) + "\n")
@@ -139,6 +157,9 @@ def _classify_and_print(
     count = min(args.top, len(members.labels))
     expanded = expand_inputs(args.files)
     documents, rows, failed = [], [], 0
+    # the classified files, kept only when a timeline is asked for
+    timelines: list[tuple[str, Prediction]] = []
+    wants_timeline = getattr(args, "timeline", None) or getattr(args, "timeline_plot", None)
     for argument, reason in expanded.unmatched.items():
         failed += 1
         sys.stderr.write(f"error: {argument}: {reason}\n")
@@ -150,6 +171,8 @@ def _classify_and_print(
         for path, result in classify_files(expanded.files, members, params, n_jobs=n_jobs,
                                            batch_files=args.batch):
             rows.append(csv_row(path, result, members))
+            if wants_timeline and isinstance(result, Prediction):
+                timelines.append((path, result))
             if isinstance(result, FileNotClassifiedError):
                 failed += 1
                 bar.write(f"error: {path}: {result}", file=sys.stderr)
@@ -162,7 +185,37 @@ def _classify_and_print(
             bar.update()
     if args.csv is not None:
         _write_table(args.csv, rows)
+    _write_timelines(args, timelines, members.labels)
     return documents, failed
+
+
+def _check_timeline_arguments(args: argparse.Namespace) -> None:
+    """Refuse a ``--timeline`` suffix that names no format, and a ``--timeline-plot`` that is
+    not a PNG, before anything is classified."""
+    from genre_ensemble.inference.timeline import check_timeline_path
+
+    if getattr(args, "timeline", None) is not None:
+        check_timeline_path(args.timeline)
+    plot = getattr(args, "timeline_plot", None)
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise TimelineError(f"--timeline-plot {plot}: the plot is a PNG, name it .png")
+
+
+def _write_timelines(args: argparse.Namespace, timelines: list[tuple[str, Prediction]],
+                     labels: tuple[str, ...]) -> None:
+    """Write ``--timeline`` and draw ``--timeline-plot`` (files that could not be classified
+    have no clips; no plot when none was classified)."""
+    from genre_ensemble.inference.timeline import plot_timeline, write_timeline
+
+    if getattr(args, "timeline", None) is not None:
+        logger.info("timeline of %d file(s): %s", len(timelines),
+                    write_timeline(args.timeline, timelines, labels=labels))
+    plot = getattr(args, "timeline_plot", None)
+    if plot is not None:
+        if timelines:
+            logger.info("timeline plot: %s", plot_timeline(plot, timelines))
+        else:
+            logger.warning("no file was classified: no timeline plot drawn")
 
 
 def _write_table(path: Path, rows: list[dict[str, Any]]) -> None:
