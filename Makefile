@@ -18,7 +18,7 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint report bench paper ablation cv compare clean-venv gpu run-gpu musicnn
+.PHONY: run test lint report bench paper ablation cv compare clean-venv gpu run-gpu musicnn real
 
 $(STAMP): requirements.txt requirements-base.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,15 @@ FOLDS ?= 5
 cv: $(STAMP) musicnn
 	$(BIN)/genre-ensemble sweep $(VARIANTS) --folds $(FOLDS)
 	$(BIN)/genre-ensemble compare $(VARIANTS)
+
+# make real DATA=/path/to/music [SOURCE=gtzan]   the real-music preset (`genre-ensemble sweep
+# --list` shows it) on a labelled folder (SOURCE=folder, the default: <label>/<audio files>) or
+# a GTZAN copy, as an experiment in the workspace: its models stay there for predict and serve
+SOURCE ?= folder
+real: $(STAMP) musicnn
+	@test -n "$(DATA)" || { echo "usage: make real DATA=/path/to/music [SOURCE=gtzan]" >&2; exit 2; }
+	$(BIN)/genre-ensemble sweep real --workspace --set data.source=$(SOURCE) \
+		--set data.dir=$(abspath $(DATA))
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

@@ -190,7 +190,9 @@ def test_cv_queues_one_valid_experiment_per_fold(raw):
 
 def test_every_variant_is_a_valid_params_file(raw):
     for name, variant in sweeps.VARIANTS.items():
-        params = parse_params(_apply(raw, list(variant.overrides)))
+        # the real-music variants' 30 s clips are longer than synthetic ones
+        music = ["data.source=gtzan"] if name.startswith("real") else []
+        params = parse_params(_apply(raw, [*music, *variant.overrides]))
         if name.startswith("long30"):
             assert params.data.clip_seconds == params.synthetic.seconds == 30
     capped = parse_params(_apply(raw, list(sweeps.VARIANTS["long30-cap6"].overrides)))
@@ -204,6 +206,32 @@ def test_cv_runs_the_first_folds_of_the_partition_and_repeats_seeds(raw):
         params = parse_params(_apply(raw, [command[i + 1] for i, w in enumerate(command)
                                            if w == "-S"]))
         assert (params.split.folds, params.split.fold, params.train.seed) == (5, fold, 7)
+
+
+def test_set_adds_overrides_after_the_variants_and_before_the_split(raw):
+    settings = ["data.source=folder", "data.dir=/music"]
+    for command in sweeps.cv_commands("default", 5, run_folds=1, settings=settings):
+        overrides = [command[i + 1] for i, w in enumerate(command) if w == "-S"]
+        assert overrides[:2] == settings and overrides[-1] == "split.fold=0"
+        params = parse_params(_apply(raw, overrides))
+        assert (params.data.source, str(params.data.dir)) == ("folder", "/music")
+    once = sweeps.run_command("real", [*sweeps.VARIANTS["real"].overrides, *settings],
+                              workspace=True)
+    assert once[:4] == ["dvc", "exp", "run", "-n"] and "--temp" not in once
+    assert once[4].startswith("real-") and once[4] != "real-"  # a new name every run
+    assert sweeps.run_command("real", settings)[:4] == ["dvc", "exp", "run", "--temp"]
+
+
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["real", "--set", "data.dir"], "give KEY=VALUE"),
+    (["real", "default", "--workspace"], "--workspace runs one variant once"),
+    (["real", "--workspace", "--folds", "5"], "--workspace runs one variant once"),
+])
+def test_sweep_refuses_bad_settings_before_running_anything(argv, problem, capsys):
+    from genre_ensemble.cli import main
+
+    assert main(["sweep", *argv]) == sweeps.EXIT_USAGE
+    assert problem in capsys.readouterr().err
 
 
 def test_the_cv_waiter_stops_waiting_for_folds_removed_from_the_queue():

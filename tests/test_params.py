@@ -32,7 +32,7 @@ def raw() -> dict:
 
 def test_committed_params_are_valid():
     params = load_params(REPO / "params.yaml")
-    assert len(params.ensemble.weights) == len(params.ensemble.members)
+    assert params.ensemble.method == "selected" and params.ensemble.weights is None
     assert params.images.cqt.n_bins == 96 and params.images.cqt.fmin == "C1"
 
 
@@ -80,6 +80,11 @@ BAD_VALUES = [
     ("features.descriptors.n_mfcc", 129, "features.descriptors.n_mfcc"),  # above the mel bands
     ("features.descriptors.n_fft", 32, "features.descriptors.n_fft"),
     ("features.descriptors.hop_length", 4096, "features.descriptors.hop_length"),  # > n_fft
+    ("features.cross_fit", 1, "features.cross_fit"),  # one fold predicts nothing out of fold
+    ("features.cross_fit", -2, "features.cross_fit"),
+    ("pretrained.musicnn.cross_fit", 1, "pretrained.musicnn.cross_fit"),
+    ("ensemble.folds", 1, "ensemble.folds"),
+    ("ensemble.seed", -1, "ensemble.seed"),
 ]
 
 
@@ -97,6 +102,13 @@ def test_learned_method_refuses_explicit_weights(raw):
     with pytest.raises(ParamsError, match="ensemble.weights"):
         validated(changed)
     assert validated(_with(changed, "ensemble.weights", None)).ensemble.method == "learned"
+
+
+def test_selected_method_fits_its_own_weights(raw):
+    changed = _with(raw, "ensemble.method", "selected")
+    with pytest.raises(ParamsError, match="ensemble.weights"):
+        validated(changed)
+    assert validated(_with(changed, "ensemble.weights", None)).ensemble.method == "selected"
 
 
 def test_learned_method_needs_calibration_clips(raw):

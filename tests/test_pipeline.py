@@ -39,7 +39,8 @@ def test_repro_writes_metrics_for_every_member_and_status_is_clean(workspace):
 def test_weights_only_experiment_reruns_only_ensemble_and_evaluate(workspace):
     root, env = workspace
     result = _run(
-        ["dvc", "exp", "run", "-S", "ensemble.weights=[2,1,0.5,1]", "--name", "w-2-1-05-1"],
+        ["dvc", "exp", "run", "-S", "ensemble.method=sum", "-S", "ensemble.weights=[2,1,0.5,1]",
+         "--name", "w-2-1-05-1"],
         root,
         env,
     )

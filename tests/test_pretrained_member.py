@@ -21,6 +21,7 @@ from genre_ensemble.core.fileio import CSV_FLOAT_FORMAT
 from genre_ensemble.core.labels import GTZAN_GENRES as GENRES
 from genre_ensemble.core.params import ParamsError
 from genre_ensemble.core.paths import (
+    CLIPS,
     MANIFEST,
     MODELS_DIR,
     PARAMS_CHECKED,
@@ -30,6 +31,7 @@ from genre_ensemble.core.paths import (
     predictions_path,
 )
 from genre_ensemble.core.tables import probability_matrix, read_predictions, write_predictions
+from genre_ensemble.corpus.splitting import usable_clips
 from genre_ensemble.corpus.synthetic.render import synthesize_clip
 from genre_ensemble.inference.loading import load_members
 from genre_ensemble.members.pretrained import musicnn
@@ -201,6 +203,7 @@ def trained(tmp_path_factory):
                 rows.append({"path": str(path), "track": track, "genre": genre, "split": split})
         MANIFEST.parent.mkdir(parents=True)
         pd.DataFrame(rows).to_csv(MANIFEST, index=False)
+        usable_clips(pd.DataFrame(rows)).to_csv(CLIPS, index=False)  # as `prepare` writes them
         try:
             params = load_params()
             embed(params, MUSICNN_MEMBER)

@@ -301,6 +301,8 @@ class EnsembleParams:
     members: tuple[str, ...]
     method: str  # genre_ensemble.evaluation.combine.METHODS
     weights: tuple[float, ...] | None  # one per member; None: the method chooses them
+    folds: int  # method selected: cross-validation folds over the held-out clips
+    seed: int  # method selected: shuffles those folds
 
     def fixed_weights(self) -> tuple[float, ...]:
         """``weights``, or equal weights when they are null."""
@@ -424,6 +426,16 @@ def _split(section: Section) -> SplitParams:
     )
 
 
+def cross_fit_folds(section: Section) -> int:
+    """A classifier member's ``cross_fit``: 0 (fit on the training clips) or the number of
+    folds (>= 2) of out-of-fold predictions over the train and val clips."""
+    folds = section.integer("cross_fit", minimum=0)
+    if folds == 1:
+        raise ParamsError(section.key("cross_fit"), "is 1, and one fold predicts nothing out of "
+                          "fold", "use 0 (fit on the training clips) or 2 or more folds, e.g. 5")
+    return folds
+
+
 def _windows(section: Section) -> WindowParams:
     seconds = section.number("seconds", low=0.0)
     overlap = section.number("overlap", low=0.0, high=1.0, high_open=True)
@@ -441,10 +453,12 @@ def _parallel(section: Section) -> ParallelParams:
 def _ensemble(section: Section, members: Sequence[str]) -> EnsembleParams:
     names = section.names("members", allowed=members, what="member")
     method = section.name("method")
+    folds = section.integer("folds", minimum=2)
+    seed = section.integer("seed", minimum=0)
     weights = section.get("weights")
     weights_key = section.key("weights")
     if weights is None:
-        return EnsembleParams(members=names, method=method, weights=None)
+        return EnsembleParams(members=names, method=method, weights=None, folds=folds, seed=seed)
     if not isinstance(weights, list) or len(weights) != len(names):
         raise ParamsError(
             weights_key,
@@ -460,7 +474,7 @@ def _ensemble(section: Section, members: Sequence[str]) -> EnsembleParams:
     if sum(weights) <= 0:
         raise ParamsError(weights_key, "is all zero", "give at least one member a weight > 0")
     return EnsembleParams(members=names, method=method,
-                          weights=tuple(float(w) for w in weights))
+                          weights=tuple(float(w) for w in weights), folds=folds, seed=seed)
 
 
 def _evaluate(section: Section) -> EvaluateParams:

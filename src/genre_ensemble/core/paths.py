@@ -23,6 +23,8 @@ PARAMS_CHECKED = Path("data/params.checked")
 SYNTHETIC_DIR = Path("data/synthetic")
 SPLIT_LISTS = Path("data/splits")
 MANIFEST = Path("data/prepared/manifest.csv")
+# the usable clips without their split: what a stage reads that must not rerun per split
+CLIPS = Path("data/prepared/clips.csv")
 DATA_METRICS = Path("metrics/data.json")
 SKIPPED_REPORT = Path("metrics/skipped_clips.csv")
 DUPLICATES_REPORT = Path("metrics/duplicates.csv")

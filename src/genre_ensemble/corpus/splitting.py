@@ -345,6 +345,13 @@ def split_summary(manifest: pd.DataFrame, missing: list[str]) -> dict[str, int]:
     }
 
 
+def usable_clips(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The clips of a manifest that have a split, without it (sorted by track): the same for
+    every split of the same corpus, e.g. every fold of a cross-validation."""
+    used = manifest[manifest["split"] != ""].drop(columns=["split"])
+    return used.sort_values("track").reset_index(drop=True)
+
+
 def skipped_clips(manifest: pd.DataFrame) -> pd.DataFrame:
     """The clips that cannot be used and why: track, genre, path, reason."""
     return manifest.loc[manifest["status"] != "ok", ["track", "genre", "path", "reason"]]

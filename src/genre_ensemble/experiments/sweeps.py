@@ -73,6 +73,21 @@ LONG30: tuple[str, ...] = (
     "train.cpu_kernels=onednn",
 )
 
+# Real music, little of it (`make real DATA=...`): the two strongest pretrained networks of the
+# musicnn wheel and the descriptors, each fitted on train + val with out-of-fold predictions of
+# those clips, and the combination chosen on them (docs/real-music.md: the CNN members trained
+# from scratch on tens of clips score 15-30 points below the pretrained ones and, predicting
+# only their val clips, would shrink what the choice is made on to those).
+REAL_MUSIC: tuple[str, ...] = (
+    "data.clip_seconds=30",
+    "ensemble.members=[features,musicnn,vgg]",
+    "ensemble.method=selected",
+    "ensemble.weights=null",
+    "features.cross_fit=5",
+    "pretrained.musicnn.cross_fit=5",
+    "pretrained.vgg.cross_fit=5",
+)
+
 VARIANTS: dict[str, Variant] = {
     "paper": Variant(PAPER, "paper mode (figure images, whole clips, paper CNN, equal sum)"),
     "paper-clean": Variant((*PAPER, "images.style=clean"),
@@ -111,9 +126,23 @@ VARIANTS: dict[str, Variant] = {
     # the default with the opt-in pretrained member (its weights come from `make musicnn`);
     # against `default` on the same folds, only that member differs
     "musicnn": Variant(
-        ("ensemble.members=[stft,cqt,chroma,features,musicnn]", "ensemble.weights=[1,1,1,1,1]"),
+        ("ensemble.members=[stft,cqt,chroma,features,musicnn]",),
         "default + pretrained musicnn member (opt-in)",
     ),
+    # the default's members combined as the paper does, or by weights learned on calibration
+    # clips (which, held out of early stopping, change the CNN members' training too)
+    "sum": Variant(("ensemble.method=sum", "ensemble.weights=[1,1,1,1]"),
+                   "default members, equal sum (the paper's combination)"),
+    "learned": Variant(("split.calibration=0.5", "ensemble.method=learned"),
+                       "default + log-loss weights on calibration clips"),
+    "real": Variant(REAL_MUSIC, "real music: pretrained members + descriptors, cross-fitted, "
+                                "combination selected"),
+    # the real-music preset's members combined by the other methods (`learned`: on half the
+    # val clips, which no member fits on)
+    "real-sum": Variant((*REAL_MUSIC, "ensemble.method=sum", "ensemble.weights=[1,1,1]"),
+                        "real, equal sum"),
+    "real-learned": Variant((*REAL_MUSIC, "split.calibration=0.5", "ensemble.method=learned"),
+                            "real, log-loss weights on calibration clips"),
     # the default trained with oneDNN's CPU kernels, the faster choice for GTZAN-sized runs
     "onednn": Variant(("train.cpu_kernels=onednn",), "default trained with oneDNN's CPU kernels"),
     # GTZAN's 30 s clips (19 windows each, not the default's 5) on a corpus small enough to
@@ -130,8 +159,16 @@ POLL_SECONDS = 30
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def run_command(name: str, overrides: Sequence[str]) -> list[str]:
-    """``dvc exp run --temp -n NAME -S ...``: one experiment on the workspace's split."""
+def run_command(name: str, overrides: Sequence[str], *, workspace: bool = False) -> list[str]:
+    """``dvc exp run --temp -n NAME -S ...``: one experiment on the workspace's split.
+
+    With ``workspace``, the experiment runs in the workspace itself, whose outputs it leaves
+    there for predict and serve, and is named ``NAME-<date>-<time>`` so that running it again
+    (on other music, say) records a new experiment instead of failing on the name.
+    """
+    if workspace:
+        return ["dvc", "exp", "run", "-n", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}",
+                *(part for override in overrides for part in ("-S", override))]
     command = ["dvc", "exp", "run", "--temp", "-n", name]
     for override in overrides:
         command += ["-S", override]
@@ -139,13 +176,15 @@ def run_command(name: str, overrides: Sequence[str]) -> list[str]:
 
 
 def cv_commands(
-    name: str, folds: int, *, run_folds: int | None = None, seed: int | None = None
+    name: str, folds: int, *, run_folds: int | None = None, seed: int | None = None,
+    settings: Sequence[str] = (),
 ) -> list[list[str]]:
     """The ``dvc exp run --queue`` command of each fold of variant ``name``.
 
     ``run_folds`` queues only the first folds of the ``folds``-fold partition (the same folds
     for every variant, so they pair); ``seed`` also sets ``train.seed`` and names the
-    experiments ``<name>-seed<seed>-f<k>``.
+    experiments ``<name>-seed<seed>-f<k>``; ``settings`` are more overrides (``--set``), after
+    the variant's.
     """
     commands = []
     label = name if seed is None else f"{name}-seed{seed}"
@@ -154,6 +193,7 @@ def cv_commands(
         # the variant's overrides first, the fold's last: the split of a sweep always wins
         overrides = (
             *VARIANTS[name].overrides,
+            *settings,
             *(() if seed is None else (f"train.seed={seed}",)),
             "split.method=kfold",
             f"split.folds={folds}",
@@ -180,12 +220,13 @@ def experiment_states(root: Path, names: set[str]) -> dict[str, str]:
 
 
 def queue_cv(root: Path, names: Sequence[str], folds: int, *, run_folds: int | None,
-             seeds: Sequence[int] | None) -> set[str]:
+             seeds: Sequence[int] | None, settings: Sequence[str] = ()) -> set[str]:
     """Queue the folds of every variant (and seed); the names of the queued experiments."""
     queued = set()
     for name in names:
         for seed in seeds or [None]:
-            for command in cv_commands(name, folds, run_folds=run_folds, seed=seed):
+            for command in cv_commands(name, folds, run_folds=run_folds, seed=seed,
+                                       settings=settings):
                 logger.info("%s", shlex.join(command))
                 subprocess.run(command, cwd=root, check=True)
                 queued.add(command[command.index("-n") + 1])
@@ -259,6 +300,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="also repeat each fold with these train.seed values")
     parser.add_argument("--no-wait", action="store_true",
                         help="only queue (start later with `dvc queue start`)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        dest="settings",
+                        help="one more override after the variant's, e.g. --set data.dir=/music "
+                             "(repeatable)")
+    parser.add_argument("--workspace", action="store_true",
+                        help="run the one experiment in the workspace, not a temporary copy: "
+                             "its models stay there for predict and serve")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -275,12 +323,14 @@ def run(args: argparse.Namespace) -> int:
     root = Path.cwd()
     if args.folds is None:
         for name in args.names:
-            command = run_command(name, VARIANTS[name].overrides)
+            command = run_command(name, (*VARIANTS[name].overrides, *args.settings),
+                                  workspace=args.workspace)
             logger.info("%s", shlex.join(command))
             if subprocess.run(command, cwd=root, check=False).returncode != 0:
                 return EXIT_FAILED
         return EXIT_OK
-    queued = queue_cv(root, args.names, args.folds, run_folds=args.run_folds, seeds=args.seeds)
+    queued = queue_cv(root, args.names, args.folds, run_folds=args.run_folds, seeds=args.seeds,
+                      settings=args.settings)
     return EXIT_OK if args.no_wait else run_queue(root, queued)
 
 
@@ -297,4 +347,9 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return "--run-folds, --seeds and --no-wait need --folds"
     if args.run_folds is not None and not 1 <= args.run_folds <= args.folds:
         return f"--run-folds must be in 1 .. {args.folds}, not {args.run_folds}"
+    if args.workspace and (args.folds is not None or len(args.names) != 1):
+        return "--workspace runs one variant once: name one variant, without --folds"
+    bad = [setting for setting in args.settings if "=" not in setting.strip("=")]
+    if bad:
+        return f"--set {bad[0]!r}: give KEY=VALUE, e.g. --set data.dir=/music"
     return None

@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from genre_ensemble.core.labels import label_index
 from genre_ensemble.core.params import Choices
-from genre_ensemble.core.splits import TRAIN
+from genre_ensemble.core.splits import CROSS_FITTED, TRAIN
 from genre_ensemble.core.tables import KEY_COLUMNS
 
 
@@ -57,7 +57,7 @@ def feature_columns(table: pd.DataFrame) -> list[str]:
 
 
 def fit_predict(table: pd.DataFrame, kind: str, seed: int, labels: Sequence[str], *,
-                key: str | None = None) -> tuple[Pipeline, np.ndarray]:
+                cross_fit: int = 0, key: str | None = None) -> tuple[Pipeline, np.ndarray]:
     """Fit on the training rows of a table of feature vectors; predict every row.
 
     Parameters
@@ -68,6 +68,12 @@ def fit_predict(table: pd.DataFrame, kind: str, seed: int, labels: Sequence[str]
         The classifier (:data:`CLASSIFIERS`) and its seed.
     labels : sequence of str
         The run's label set: column ``j`` of the probabilities is ``labels[j]``.
+    cross_fit : int
+        0: fit on the train rows. ``k >= 2``: fit on the train and val rows together, and
+        predict those rows out of fold, each by one of ``k`` models fitted without its fold
+        (folds stratified by label, a clip's windows in one fold). With little data the
+        member learns from all non-test clips, and its val predictions stay out of sample.
+        Calib and test rows are predicted by the model fitted on every train and val row.
 
     Returns
     -------
@@ -76,11 +82,38 @@ def fit_predict(table: pd.DataFrame, kind: str, seed: int, labels: Sequence[str]
         A label absent from the training rows keeps probability 0.
     """
     columns = feature_columns(table)
-    is_train = (table["split"] == TRAIN).to_numpy()
+    rows = table[columns].to_numpy()
     targets = table["genre"].map(label_index(labels)).to_numpy()
+    fitted = table["split"].isin(CROSS_FITTED if cross_fit else (TRAIN,)).to_numpy()
     model = make_classifier(kind, seed, key=key)
-    model.fit(table.loc[is_train, columns].to_numpy(), targets[is_train])
-    return model, predict_rows(model, table[columns].to_numpy(), len(labels))
+    model.fit(rows[fitted], targets[fitted])
+    probabilities = predict_rows(model, rows, len(labels))
+    if cross_fit:
+        probabilities[fitted] = out_of_fold(rows[fitted], targets[fitted],
+                                            table.loc[fitted, "track"].to_numpy(), kind=kind,
+                                            seed=seed, folds=cross_fit, n_labels=len(labels),
+                                            key=key)
+    return model, probabilities
+
+
+def out_of_fold(rows: np.ndarray, targets: np.ndarray, groups: np.ndarray, *, kind: str,
+                seed: int, folds: int, n_labels: int, key: str | None = None) -> np.ndarray:
+    """``(n_rows, n_labels)`` probabilities of every row by a model fitted without its fold.
+
+    Folds are stratified by label and keep each group (a clip's windows) together
+    (``StratifiedGroupKFold``, shuffled by ``seed``); fewer folds when a label has fewer
+    clips than ``folds``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    clip_labels = pd.Series(targets).groupby(groups).first()
+    splits = max(2, min(folds, int(clip_labels.value_counts().min())))
+    splitter = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed)
+    probabilities = np.zeros((len(rows), n_labels))
+    for fit, held in splitter.split(rows, targets, groups):
+        fold_model = make_classifier(kind, seed, key=key).fit(rows[fit], targets[fit])
+        probabilities[held] = predict_rows(fold_model, rows[held], n_labels)
+    return probabilities
 
 
 def predict_rows(model: Pipeline, rows: np.ndarray, n_labels: int) -> np.ndarray:

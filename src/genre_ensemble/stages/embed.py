@@ -16,10 +16,10 @@ import pandas as pd
 
 from genre_ensemble.core.errors import AudioError, StageError
 from genre_ensemble.core.params import Member, Params
-from genre_ensemble.core.paths import MANIFEST, embeddings_path
-from genre_ensemble.core.tables import KEY_COLUMNS
+from genre_ensemble.core.paths import CLIPS, embeddings_path
 from genre_ensemble.corpus.audio import load_clip
 from genre_ensemble.members.pretrained.embeddings import (
+    EMBEDDING_KEYS,
     ClipEmbeddings,
     embed_clip,
     placeholder_embeddings,
@@ -30,13 +30,14 @@ from genre_ensemble.members.pretrained.weights import MissingWeightsError, check
 from genre_ensemble.stages._common import logger, run_stage
 
 
-def clip_embeddings(manifest: pd.DataFrame, member: Member, params: Params, *, weights: Path
+def clip_embeddings(usable: pd.DataFrame, member: Member, params: Params, *, weights: Path
                     ) -> ClipEmbeddings:
-    """Embed every clip of the manifest that has a split, decoded and cut as `features` does.
+    """Embed every usable clip (``data/prepared/clips.csv``), decoded and cut as `features`
+    does. The split is not read: `fit_embeddings` joins it, so a new split re-embeds nothing.
 
     A clip that cannot be decoded is left out with a warning (as in `features`).
     """
-    clips = manifest[manifest["split"] != ""].to_dict("records")
+    clips = usable.to_dict("records")
     keys, vectors = [], []
     for clip in clips:  # one process: the network is built once and uses every core itself
         try:
@@ -48,9 +49,9 @@ def clip_embeddings(manifest: pd.DataFrame, member: Member, params: Params, *, w
             continue
         vectors.append(embed_clip(signal, sample_rate=params.data.sample_rate,
                                   settings=member.settings, weights_dir=weights))
-        keys.append({column: clip[column] for column in KEY_COLUMNS})
+        keys.append({column: clip[column] for column in EMBEDDING_KEYS})
     if not vectors:
-        raise StageError(f"no clip of {MANIFEST} could be decoded for the {member.name} member")
+        raise StageError(f"no clip of {CLIPS} could be decoded for the {member.name} member")
     return ClipEmbeddings(keys=pd.DataFrame(keys), vectors=np.stack(vectors))
 
 
@@ -66,8 +67,8 @@ def embed(params: Params, name: str) -> None:
         check_wheel(weights)
     except MissingWeightsError as error:
         raise StageError(str(error)) from error
-    manifest = pd.read_csv(MANIFEST, keep_default_na=False)
-    embeddings = clip_embeddings(manifest, member, params, weights=weights)
+    usable = pd.read_csv(CLIPS, keep_default_na=False)
+    embeddings = clip_embeddings(usable, member, params, weights=weights)
     write_embeddings(target, embeddings)
     logger.info("%s (%s, %s): %d clips x %d values", name, member.settings.model,
                 "+".join(member.settings.layers), *embeddings.vectors.shape)

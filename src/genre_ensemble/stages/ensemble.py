@@ -9,7 +9,6 @@ import pandas as pd
 
 from genre_ensemble.core.errors import StageError
 from genre_ensemble.core.fileio import write_json
-from genre_ensemble.core.labels import GTZAN_GENRES
 from genre_ensemble.core.params import Params
 from genre_ensemble.core.paths import ENSEMBLE_METRICS, ENSEMBLE_PREDICTIONS, predictions_path
 from genre_ensemble.core.tables import label_columns, read_predictions, write_predictions
@@ -40,21 +39,25 @@ def read_member_tables(members: tuple[str, ...]) -> dict[str, pd.DataFrame]:
 def ensemble(params: Params) -> None:
     settings = params.ensemble
     tables = read_member_tables(settings.members)
-    weights = ensemble_weights(tables, settings)
-    combined = combine(tables, weights)
+    try:
+        weights = ensemble_weights(tables, settings)
+    except ValueError as error:  # e.g. too few held-out clips to choose on
+        raise StageError(f"ensemble.method {settings.method}: {error}") from error
+    combined = combine(tables, weights.values)
     write_predictions(ENSEMBLE_PREDICTIONS, combined)
-    normalised = [w / sum(weights) for w in weights]
+    normalised = [w / sum(weights.values) for w in weights.values]
     record = {
         "method": settings.method,
         "weights": dict(zip(settings.members, normalised, strict=True)),
+        **weights.record,
+        "labels": list(label_columns(combined)),  # what predict and the service answer with
     }
-    labels = label_columns(combined)
-    if labels != GTZAN_GENRES:  # predict reads them here; absent, they are GTZAN's genres
-        record["labels"] = list(labels)
     write_json(ENSEMBLE_METRICS, record)
     logger.info(
-        "ensemble (%s): %s",
+        "ensemble (%s%s): %s",
         settings.method,
+        f", chose {weights.record['selection']['chosen']}" if "selection" in weights.record
+        else "",
         ", ".join(f"{m}={w:.3f}" for m, w in zip(settings.members, normalised, strict=True)),
     )
 

@@ -1,5 +1,6 @@
 """Stage `fit_embeddings@<member>` (the pretrained members): the member's classifier and its
-val / calib / test predictions.
+val / calib / test predictions (and out-of-fold train predictions with ``cross_fit``), on the
+clips' embeddings with the manifest's split.
 
 Usage: ``python -m genre_ensemble.stages.fit_embeddings <member>``.
 
@@ -13,13 +14,14 @@ from __future__ import annotations
 import sys
 
 import joblib
+import pandas as pd
 
 from genre_ensemble.core.errors import StageError
 from genre_ensemble.core.fileio import write_with
 from genre_ensemble.core.labels import label_set
 from genre_ensemble.core.params import Params
-from genre_ensemble.core.paths import embeddings_path, model_path, predictions_path
-from genre_ensemble.core.splits import PREDICTED
+from genre_ensemble.core.paths import MANIFEST, embeddings_path, model_path, predictions_path
+from genre_ensemble.core.splits import predicted_splits
 from genre_ensemble.core.tables import clip_probabilities, empty_table, write_predictions
 from genre_ensemble.members.pretrained.embeddings import classifier_table, read_embeddings
 from genre_ensemble.members.pretrained.kind import KIND, pretrained_member
@@ -39,12 +41,14 @@ def fit_embeddings(params: Params, name: str) -> None:
     embeddings = read_embeddings(embeddings_path(name))
     if not len(embeddings):
         raise StageError(f"{embeddings_path(name)} holds no clips: run `dvc repro` to embed them")
-    table = classifier_table(embeddings)
+    table = classifier_table(embeddings, pd.read_csv(MANIFEST, keep_default_na=False))
     labels = label_set(table["genre"])
     settings = member.settings
     model, probabilities = fit_predict(table, settings.classifier, settings.seed, labels,
+                                       cross_fit=settings.cross_fit,
                                        key=f"pretrained.{name}.classifier")
-    keep = table["split"].isin(PREDICTED).to_numpy()
+    keep = table["split"].isin(predicted_splits(cross_fitted=settings.cross_fit > 0))
+    keep = keep.to_numpy()
     predictions = clip_probabilities(table[keep].reset_index(drop=True), probabilities[keep],
                                      labels)
     write_with(model_file, lambda temp: joblib.dump(model, temp))

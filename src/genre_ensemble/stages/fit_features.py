@@ -10,7 +10,7 @@ from genre_ensemble.core.fileio import write_with
 from genre_ensemble.core.labels import label_set
 from genre_ensemble.core.params import Params
 from genre_ensemble.core.paths import FEATURES_TABLE, model_path, predictions_path
-from genre_ensemble.core.splits import PREDICTED
+from genre_ensemble.core.splits import predicted_splits
 from genre_ensemble.core.tables import clip_probabilities, write_predictions
 from genre_ensemble.members.classifier import fit_predict
 from genre_ensemble.members.descriptors.kind import KIND, MEMBER
@@ -21,8 +21,10 @@ def fit_features(params: Params) -> None:
     table = pd.read_csv(FEATURES_TABLE, keep_default_na=False)
     labels = label_set(table["genre"])
     settings = params.features
-    model, probabilities = fit_predict(table, settings.classifier, settings.seed, labels)
-    keep = table["split"].isin(PREDICTED).to_numpy()
+    model, probabilities = fit_predict(table, settings.classifier, settings.seed, labels,
+                                       cross_fit=settings.cross_fit)
+    keep = table["split"].isin(predicted_splits(cross_fitted=settings.cross_fit > 0))
+    keep = keep.to_numpy()
     predictions = clip_probabilities(table[keep].reset_index(drop=True), probabilities[keep],
                                      labels)
     write_with(model_path(MEMBER, KIND.model_suffix), lambda temp: joblib.dump(model, temp))

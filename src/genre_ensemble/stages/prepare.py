@@ -1,10 +1,15 @@
-"""Stage `prepare`: list and check every clip, then split them into train / val / test."""
+"""Stage `prepare`: list and check every clip, then split them into train / val / test.
+
+Writes the manifest (every clip, its checks and split) and the usable clips without their
+split (what the pretrained members embed: a new split, e.g. the next cross-validation fold,
+leaves that file and so their embeddings as they were)."""
 
 from __future__ import annotations
 
 from genre_ensemble.core.fileio import write_csv, write_json
 from genre_ensemble.core.params import Params
 from genre_ensemble.core.paths import (
+    CLIPS,
     DATA_METRICS,
     DUPLICATES_REPORT,
     MANIFEST,
@@ -14,7 +19,12 @@ from genre_ensemble.core.paths import (
 )
 from genre_ensemble.corpus.discovery import corpus_clips
 from genre_ensemble.corpus.duplicates import DUPLICATE_MODES, audit_manifest, duplicate_summary
-from genre_ensemble.corpus.splitting import skipped_clips, split_manifest, split_summary
+from genre_ensemble.corpus.splitting import (
+    skipped_clips,
+    split_manifest,
+    split_summary,
+    usable_clips,
+)
 from genre_ensemble.stages._common import logger, run_stage
 
 
@@ -33,6 +43,7 @@ def prepare(params: Params) -> None:
     )
     summary = {**split_summary(manifest, missing), **duplicate_summary(duplicates, moved)}
     write_csv(MANIFEST, manifest)
+    write_csv(CLIPS, usable_clips(manifest))
     write_csv(SKIPPED_REPORT, skipped_clips(manifest))
     write_csv(DUPLICATES_REPORT, duplicates)
     write_json(DATA_METRICS, summary)

@@ -2,8 +2,9 @@
 classifier on them.
 
 One member, ``features``: stage ``features`` computes the descriptors of every window of every
-usable clip, stage ``fit_features`` fits the classifier on the training windows and predicts
-the others. Settings: params section ``features``. Light: imports only core.
+usable clip, stage ``fit_features`` fits the classifier on the training windows (or, with
+``cross_fit``, on the train and val windows, those predicted out of fold) and predicts the
+others. Settings: params section ``features``. Light: imports only core.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from genre_ensemble.core.params import Member, Params, ParamsError, Section
+from genre_ensemble.core.params import Member, Params, ParamsError, Section, cross_fit_folds
 
 NAME = "descriptors"
 MEMBER = "features"  # the member's name, as ensemble.members lists it
@@ -31,6 +32,7 @@ class DescriptorParams:
 class FeatureParams:
     descriptors: DescriptorParams
     classifier: str  # members.classifier.CLASSIFIERS
+    cross_fit: int  # 0: fit on train | k >= 2: fit on train + val, those predicted out of fold
     seed: int
 
 
@@ -67,6 +69,7 @@ class DescriptorsKind:
         settings = FeatureParams(
             descriptors=_descriptors(section.section("descriptors")),
             classifier=section.name("classifier"),
+            cross_fit=cross_fit_folds(section),
             seed=section.integer("seed", minimum=0),
         )
         return {"features": settings}, [Member(MEMBER, NAME, settings)]

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 # Prefix of the embedding columns in the table handed to the classifier.
 COLUMN_PREFIX = "embedding_"
+# What identifies a clip's embedding: not its split, which `fit_embeddings` joins from the
+# manifest, so embeddings survive a new split (a cross-validation's next fold).
+EMBEDDING_KEYS: tuple[str, ...] = ("track", "genre")
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class ClipEmbeddings:
     Attributes
     ----------
     keys : pd.DataFrame
-        One row per clip, columns ``track, genre, split``.
+        One row per clip, columns ``track, genre`` (:data:`EMBEDDING_KEYS`).
     vectors : np.ndarray, shape (n_clips, embedding_size), float32
         ``embedding_size`` is the sum of the chosen layers' sizes (1706 for mean_pool,
         max_pool and penultimate); a placeholder has shape (0, 0).
@@ -53,7 +56,7 @@ class ClipEmbeddings:
 def placeholder_embeddings() -> ClipEmbeddings:
     """What the embeddings stage writes for a member not in ensemble.members: no clips."""
     return ClipEmbeddings(
-        keys=pd.DataFrame({column: pd.Series(dtype=str) for column in KEY_COLUMNS}),
+        keys=pd.DataFrame({column: pd.Series(dtype=str) for column in EMBEDDING_KEYS}),
         vectors=np.zeros((0, 0), dtype=np.float32),
     )
 
@@ -87,7 +90,7 @@ def embed_clip(signal: np.ndarray, *, sample_rate: int, settings: PretrainedPara
 
 def write_embeddings(path: str | Path, embeddings: ClipEmbeddings) -> None:
     """Store embeddings atomically as an uncompressed ``.npz`` (no pickled objects)."""
-    arrays = {column: embeddings.keys[column].to_numpy(dtype=str) for column in KEY_COLUMNS}
+    arrays = {column: embeddings.keys[column].to_numpy(dtype=str) for column in EMBEDDING_KEYS}
 
     def save(temp: Path) -> None:
         with temp.open("wb") as handle:  # a handle: np.savez would append .npz to a name
@@ -99,7 +102,7 @@ def write_embeddings(path: str | Path, embeddings: ClipEmbeddings) -> None:
 def read_embeddings(path: str | Path) -> ClipEmbeddings:
     """Read what :func:`write_embeddings` stored."""
     with np.load(path, allow_pickle=False) as archive:
-        keys = pd.DataFrame({column: archive[column].astype(str) for column in KEY_COLUMNS})
+        keys = pd.DataFrame({column: archive[column].astype(str) for column in EMBEDDING_KEYS})
         return ClipEmbeddings(keys=keys, vectors=archive["vectors"])
 
 
@@ -111,9 +114,14 @@ def embedding_matrix(vectors: np.ndarray) -> np.ndarray:
     return np.atleast_2d(np.asarray(vectors, dtype=np.float64))
 
 
-def classifier_table(embeddings: ClipEmbeddings) -> pd.DataFrame:
-    """Keys and embedding columns, the layout the feature member's ``fit_predict`` takes."""
+def classifier_table(embeddings: ClipEmbeddings, manifest: pd.DataFrame) -> pd.DataFrame:
+    """Keys (the manifest's split joined by track) and embedding columns, the layout the
+    feature member's ``fit_predict`` takes. Clips without a split are left out, as are clips
+    `embed` could not decode (it logged why; `features` leaves them out too)."""
     matrix = embedding_matrix(embeddings.vectors)
     columns = [f"{COLUMN_PREFIX}{i}" for i in range(matrix.shape[1])]
     values = pd.DataFrame(matrix, columns=columns)
-    return pd.concat([embeddings.keys.reset_index(drop=True), values], axis=1)
+    table = pd.concat([embeddings.keys.reset_index(drop=True), values], axis=1)
+    splits = manifest.loc[manifest["split"] != "", ["track", "split"]]
+    table = table.merge(splits, on="track", how="inner")
+    return table[[*KEY_COLUMNS, *columns]]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genre_ensemble.core.errors import StageError
-from genre_ensemble.core.params import Member, Params, Section
+from genre_ensemble.core.params import Member, Params, Section, cross_fit_folds
 
 NAME = "pretrained"
 
@@ -31,6 +31,7 @@ class PretrainedParams:
     layers: tuple[str, ...]  # per-patch outputs averaged over a clip's patches, concatenated
     classifier: str  # members.classifier.CLASSIFIERS
     seed: int
+    cross_fit: int  # 0: fit on train | k >= 2: fit on train + val, predicted out of fold
 
 
 class PretrainedKind:
@@ -51,6 +52,7 @@ class PretrainedKind:
                 layers=section.names("layers", what="layer"),
                 classifier=section.name("classifier"),
                 seed=section.integer("seed", minimum=0),
+                cross_fit=cross_fit_folds(section),
             )
             members.append(Member(name, NAME, settings))
         return {"pretrained": {m.name: m.settings for m in members}}, members
