@@ -156,6 +156,7 @@ VARIANTS: dict[str, Variant] = {
 QUEUE_START: tuple[str, ...] = ("dvc", "queue", "start", "-j", "1")
 UNFINISHED_STATES: frozenset[str] = frozenset({"queued", "running"})
 POLL_SECONDS = 30
+SHOW_ATTEMPTS, SHOW_RETRY_SECONDS = 5, 5.0
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -208,8 +209,17 @@ def cv_commands(
 def experiment_states(root: Path, names: set[str]) -> dict[str, str]:
     """Queue state (queued, running, success, failed) of the named experiments, from
     ``dvc exp show --json`` (the queue states are not in :func:`dvc.api.exp_show`'s rows)."""
-    result = subprocess.run(["dvc", "exp", "show", "--json"], cwd=root, check=True,
-                            capture_output=True, text=True)
+    for attempt in range(SHOW_ATTEMPTS):
+        result = subprocess.run(["dvc", "exp", "show", "--json"], cwd=root,
+                                capture_output=True, text=True)
+        if result.returncode == 0:
+            break
+        # the queue worker holds the repository's lock while it starts or saves a run
+        logger.info("dvc exp show failed (%s); trying again", result.stderr.strip()[-200:])
+        time.sleep(SHOW_RETRY_SECONDS * (attempt + 1))
+    else:
+        raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout,
+                                            result.stderr)
     states = {}
     for baseline in json.loads(result.stdout):
         for experiment in baseline.get("experiments") or []:
