@@ -1,4 +1,5 @@
-"""Wall time of a weights-only experiment: ``dvc exp run -S 'ensemble.weights=[2,1,0.5]'``.
+"""Wall time of a weights-only experiment: ``dvc exp run -S ensemble.method=sum -S
+'ensemble.weights=[2,1,0.5,1]'``.
 
 (With a fourth member in ``ensemble.members``, e.g. features, the setting is
 ``[2,1,0.5,1]``: params.yaml needs one weight per member.)
@@ -58,7 +59,9 @@ def experiment(workspace: Path, setting: str, *, import_log: bool = False) -> di
         if import_log:
             env = {**env, "PYTHONPROFILEIMPORTTIME": "1"}
         started = time.perf_counter()
-        result = subprocess.run(["dvc", "exp", "run", "-S", setting], cwd=root, env=env,
+        # fixed weights need ensemble.method sum (the default, selected, fits its own)
+        result = subprocess.run(["dvc", "exp", "run", "-S", "ensemble.method=sum", "-S", setting],
+                                cwd=root, env=env,
                                 capture_output=True, text=True, timeout=900)
         seconds = time.perf_counter() - started
     output = result.stdout + result.stderr

@@ -273,3 +273,53 @@ def test_predict_without_the_weights_stops_with_one_line(trained, tmp_path):
         load_members(params, root / MODELS_DIR, root / "metrics" / "ensemble.json",
                      root=tmp_path / "nowhere")
     assert "\n" not in str(error.value) and "pretrained.weights --dir" in str(error.value)
+
+
+@needs_weights
+def test_two_pretrained_checkpoints_sit_side_by_side(tmp_path, monkeypatch):
+    """Two members of the pretrained kind (MSD musicnn, MTT vgg), one cross-fitted: each has
+    its own stages' outputs, the ensemble stage combines both, and predict answers with both."""
+    from genre_ensemble.inference.classify import classify_file
+    from genre_ensemble.stages.ensemble import ensemble
+
+    _no_network(monkeypatch)
+    _link_weights(tmp_path)
+    members = [MUSICNN_MEMBER, "vgg"]
+    raw = merge_params(_params(members), {"pretrained": {"vgg": {"model": "MTT_vgg",
+                                                                 "cross_fit": 2}}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    rows = []
+    for g, genre in enumerate(GENRES_USED):
+        for i, split in enumerate(SPLITS):
+            track = f"{genre}.{i:05d}"
+            signal = synthesize_clip(genre, 10 * g + i, seconds=CLIP_SECONDS, sr=SR)
+            path = write_wav(tmp_path / "audio" / f"{track}.wav", signal, subtype="FLOAT")
+            rows.append({"path": str(path), "track": track, "genre": genre, "split": split})
+    MANIFEST.parent.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(MANIFEST, index=False)
+    usable_clips(pd.DataFrame(rows)).to_csv(CLIPS, index=False)
+    params = load_params()
+    for name in members:
+        embed(params, name)
+        fit_embeddings(params, name)
+    musicnn_table = read_predictions(predictions_path(MUSICNN_MEMBER))
+    vgg_table = read_predictions(predictions_path("vgg"))
+    assert set(musicnn_table["split"]) == {"val", "test"}
+    assert set(vgg_table["split"]) == {"train", "val", "test"}  # its train rows out of fold
+    assert read_embeddings(embeddings_path("vgg")).vectors.shape[1] == 768
+    ensemble(params)
+    recorded = json.loads((tmp_path / "metrics" / "ensemble.json").read_text())
+    assert recorded["weights"] == {MUSICNN_MEMBER: 0.5, "vgg": 0.5}
+    assert recorded["labels"] == list(GENRES_USED)
+    loaded = load_members(params, MODELS_DIR, tmp_path / "metrics" / "ensemble.json",
+                          root=tmp_path)
+    prediction = classify_file(tmp_path / "audio" / f"{GENRES_USED[0]}.00003.wav", loaded,
+                               params)
+    assert set(prediction.members) == set(members)
+    np.testing.assert_allclose(
+        prediction.ensemble,
+        (prediction.members[MUSICNN_MEMBER] + prediction.members["vgg"]) / 2, atol=1e-6)
+    test_row = vgg_table[vgg_table["track"] == f"{GENRES_USED[0]}.00003"]
+    np.testing.assert_allclose(_stored(prediction.members["vgg"]),
+                               probability_matrix(test_row)[0], atol=1e-5)
