@@ -98,8 +98,10 @@ def main() -> None:
     parser.add_argument("--label", required=True,
                         help="names the results: bench/results/real_music_<label>.json")
     parser.add_argument("--repo", type=Path, default=Path.cwd())
+    parser.add_argument("--all-commits", action="store_true",
+                        help="also experiments based on other commits (as compare's option)")
     args = parser.parse_args()
-    experiments = collect(args.repo, args.variants)
+    experiments = collect(args.repo, args.variants, all_commits=args.all_commits)
     grouped = group_variants(experiments)
     results = {}
     for variant in args.variants:
