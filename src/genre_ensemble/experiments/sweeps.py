@@ -77,7 +77,7 @@ LONG30: tuple[str, ...] = (
 # musicnn wheel and the descriptors, each fitted on train + val with out-of-fold predictions of
 # those clips, combined by their equal sum: the combination right on the most held-out clips
 # of real GTZAN clips (docs/real-music.md). The CNN members trained from scratch on tens of
-# clips score 15-30 points below the pretrained ones.
+# clips score 11-40 points below the preset's ensemble there.
 REAL_MUSIC: tuple[str, ...] = (
     "data.clip_seconds=30",
     "ensemble.members=[features,musicnn,vgg]",
